@@ -1,0 +1,164 @@
+"""Approval (pure): drafts rendered into approver DMs, and approver commands turned into decisions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.commands import Command, help_text
+from bot.config import Approver
+from bot.store import Draft, Store
+from bot.text import defang, status_length, truncate_to
+
+
+def full_acct(acct: str, domain: str) -> str:
+    """`fan` → `fan@example.social`: written without `@`, so the person is not notified."""
+    acct = acct.lstrip("@")
+    return acct if "@" in acct else f"{acct}@{domain}"
+
+
+def draft_block(draft: Draft, domain: str) -> str:
+    """`Draft #<id>` line (rule, who it is for), then the text as it would be posted."""
+    kind = "reply" if draft.in_reply_to_id else draft.visibility
+    head = f"Draft #{draft.id} · {draft.rule} · for {defang(draft.display_name)} ({full_acct(draft.acct, domain)})"
+    return f"{head} · {kind}\n{defang(draft.text)}"
+
+
+def pack_messages(head: str, blocks: Sequence[str], limit: int) -> list[list[int]]:
+    """Group block indexes into messages `head + blocks` that each fit `limit` characters."""
+    groups: list[list[int]] = []
+    size = 0
+    for index, block in enumerate(blocks):
+        cost = status_length(block) + 2
+        if groups and size + cost <= limit:
+            groups[-1].append(index)
+            size += cost
+        else:
+            groups.append([index])
+            size = status_length(head) + cost
+    return groups
+
+
+def compose(head: str, blocks: Sequence[str], limit: int) -> list[tuple[str, list[int]]]:
+    """The DMs (text, block indexes) carrying `blocks`, each within `limit`; an over-long block is cut."""
+    out = []
+    for group in pack_messages(head, blocks, limit):
+        text = head + "\n\n" + "\n\n".join(blocks[i] for i in group)
+        out.append((truncate_to(text, limit), group))
+    return out
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command did: the reply to send now (if any) and the drafts it approved."""
+
+    reply: str | None
+    approved: tuple[int, ...] = ()
+
+
+def execute(
+    command: Command,
+    *,
+    store: Store,
+    approver: Approver,
+    now: datetime,
+    command_status_id: str,
+    in_reply_to_id: str | None,
+    domain: str,
+    dry_run: bool = False,
+) -> Outcome:
+    """Carry out one approver command against the store. The caller has checked permission."""
+    if command.error:
+        return Outcome(f"{command.error}. Send \"help\" for the commands.")
+    verb = command.verb
+    if verb == "help":
+        return Outcome(help_text())
+    if verb == "pause":
+        store.set_paused(True)
+        return Outcome('Paused: events are recorded, nothing is drafted or posted until "resume".')
+    if verb == "resume":
+        store.set_paused(False)
+        return Outcome("Resumed.")
+    if verb == "list":
+        pending = store.pending_drafts()
+        if not pending:
+            return Outcome("No drafts are pending.")
+        return Outcome("\n\n".join(draft_block(d, domain) for d in pending))
+    if verb == "who":
+        return Outcome(who_line(store, command.target, domain))
+    if verb == "note":
+        person = store.person(command.target)
+        if person is None:
+            return Outcome(f"{defang(command.target)}: nobody of that name in the ledger")
+        store.add_note(person.account_id, command.text, now)
+        return Outcome(f"Noted for {full_acct(person.acct, domain)}.")
+    if verb in ("approve", "reject", "edit"):
+        return _decide(command, store, approver, now, command_status_id, in_reply_to_id, dry_run)
+    return Outcome(f'"{verb}" is not available yet. Send "help" for the commands.')
+
+
+def _decide(
+    command: Command,
+    store: Store,
+    approver: Approver,
+    now: datetime,
+    command_status_id: str,
+    in_reply_to_id: str | None,
+    dry_run: bool,
+) -> Outcome:
+    ids = command.ids
+    if not ids:
+        # `ok` / `no` / `edit <text>` answering a draft DM that carried exactly one draft.
+        carried = store.drafts_in_message(in_reply_to_id) if in_reply_to_id else []
+        if len(carried) != 1:
+            which = "that message has several drafts" if carried else "no draft number given"
+            return Outcome(f"Which draft? {which}: write e.g. {command.verb} 12")
+        ids = (carried[0],)
+    if command.verb == "edit" and len(ids) != 1:
+        return Outcome("edit takes one draft: edit 12 <new text>")
+    notes: list[str] = []
+    approved: list[int] = []
+    for draft_id in ids:
+        draft = store.draft(draft_id)
+        if draft is None:
+            notes.append(f"#{draft_id}: no such draft")
+            continue
+        if draft.state != "pending":
+            notes.append(f"#{draft_id} is already {draft.state}")
+            continue
+        if command.verb == "reject":
+            store.decide(draft_id, "rejected", now=now, by=approver.acct)
+            notes.append(f"Rejected #{draft_id}")
+            continue
+        text = defang(command.text.strip()) if command.verb == "edit" else draft.text
+        if approver.sign:
+            text = f"{text}\n{approver.sign}"
+        if store.decide(
+            draft_id, "approved", now=now, by=approver.acct, text=text, command_status_id=command_status_id
+        ):
+            approved.append(draft_id)
+            if dry_run:
+                notes.append(f"Approved #{draft_id} (dry run: nothing is posted)")
+        else:
+            notes.append(f"#{draft_id} changed meanwhile; nothing done")
+    return Outcome("\n".join(notes) or None, tuple(approved))
+
+
+def who_line(store: Store, acct: str, domain: str) -> str:
+    person = store.person(acct)
+    if person is None:
+        return f"{defang(acct)}: nobody of that name in the ledger"
+    counts = store.interaction_counts(person.account_id)
+    theirs = ", ".join(f"{k} {v}" for k, v in sorted(counts["theirs"].items())) or "nothing yet"
+    ours = ", ".join(f"{k} {v}" for k, v in sorted(counts["ours"].items())) or "nothing yet"
+    since = person.follows_us_since.date().isoformat() if person.follows_us_since else "no"
+    notes = store.notes(person.account_id)
+    lines = [
+        f"{defang(person.display_name)} ({full_acct(person.acct, domain)})",
+        f"follows us: {since}",
+        f"theirs: {theirs}",
+        f"ours: {ours}",
+    ]
+    lines += [f"note: {defang(text)}" for _, text in notes[-3:]]
+    return "\n".join(lines)

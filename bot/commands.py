@@ -1,0 +1,91 @@
+"""Commands (pure): approver DM text to a `Command`; the table of words and their help lines."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# verb → (aliases, usage, help line). The help DM is built from this table.
+COMMANDS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "approve": (("approve", "ok", "yes"), "approve 12 [13 …]", "post the drafts as they are"),
+    "edit": (("edit",), "edit 12 <new text>", "post draft 12 with the new text"),
+    "reject": (("reject", "no"), "reject 12 [13 …]", "drop the drafts"),
+    "list": (("list",), "list", "the pending drafts"),
+    "pause": (("pause",), "pause", "stop drafting and posting"),
+    "resume": (("resume",), "resume", "start drafting and posting again"),
+    "who": (("who",), "who <acct>", "what we know of a person"),
+    "note": (("note",), "note <acct> <text>", "add a note to a person's record"),
+    "stats": (("stats",), "stats", "the short stats"),
+    "boost": (("boost",), "boost N", "boost item N of the latest digest"),
+    "fav": (("fav",), "fav N", "favourite item N of the latest digest"),
+    "reply": (("reply",), "reply N <text>", "reply to item N of the latest digest"),
+    "help": (("help",), "help", "this list"),
+}
+_VERBS = {alias: verb for verb, (aliases, _, _) in COMMANDS.items() for alias in aliases}
+_ID = re.compile(r"#?(\d{1,18})$")
+_MAX_IDS = 50
+
+
+@dataclass(frozen=True)
+class Command:
+    """A parsed approver DM. `verb` is "unknown" when the text is not a command; `error` says why."""
+
+    verb: str
+    ids: tuple[int, ...] = ()
+    text: str = ""  # edit/reply text, note text
+    target: str = ""  # acct for who/note
+    error: str = ""
+
+
+def parse_command(text: str) -> Command:
+    """Read one command from DM text that has had its leading @mentions removed. Never raises."""
+    words = text.strip().split(None, 1)
+    if not words:
+        return Command("unknown", error="empty message")
+    verb = _VERBS.get(words[0].lower().rstrip(":,."))
+    if verb is None:
+        return Command("unknown", error=f'unknown command "{words[0][:30]}"')
+    rest = words[1].strip() if len(words) > 1 else ""
+    if verb in ("approve", "reject"):
+        return _with_ids(verb, rest)
+    if verb in ("edit", "reply", "boost", "fav"):
+        return _with_id_and_text(verb, rest)
+    if verb in ("who", "note"):
+        parts = rest.split(None, 1)
+        if not parts:
+            return Command(verb, error=f"usage: {COMMANDS[verb][1]}")
+        note = parts[1].strip() if len(parts) > 1 else ""
+        if verb == "note" and not note:
+            return Command(verb, error=f"usage: {COMMANDS[verb][1]}")
+        return Command(verb, target=parts[0].lstrip("@"), text=note)
+    return Command(verb)
+
+
+def _with_ids(verb: str, rest: str) -> Command:
+    ids = []
+    for word in rest.replace(",", " ").split():
+        match = _ID.match(word)
+        if match is None:
+            return Command(verb, error=f'"{word[:30]}" is not a draft number')
+        ids.append(int(match.group(1)))
+    return Command(verb, ids=tuple(dict.fromkeys(ids[:_MAX_IDS])))
+
+
+def _with_id_and_text(verb: str, rest: str) -> Command:
+    """`edit 12 text` or, replying to a one-draft DM, `edit text`."""
+    parts = rest.split(None, 1)
+    match = _ID.match(parts[0]) if parts else None
+    if match is not None:
+        body = parts[1].strip() if len(parts) > 1 else ""
+        ids: tuple[int, ...] = (int(match.group(1)),)
+    else:
+        body, ids = rest, ()
+    if verb in ("edit", "reply") and not body:
+        return Command(verb, ids=ids, error=f"usage: {COMMANDS[verb][1]}")
+    if verb in ("boost", "fav") and not ids:
+        return Command(verb, error=f"usage: {COMMANDS[verb][1]}")
+    return Command(verb, ids=ids, text=body)
+
+
+def help_text() -> str:
+    return "Commands:\n" + "\n".join(f"{usage}: {line}" for _, usage, line in COMMANDS.values())

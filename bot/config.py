@@ -1,0 +1,632 @@
+"""Configuration (startup): TOML file to frozen, validated settings; errors name section.key.
+
+`load_settings` reads the TOML file named by `resolve_config_path`, lets `FRONTROW_ACCESS_TOKEN`
+override `mastodon.access_token`, and returns a frozen `Settings`. Anything wrong is raised as
+one `ConfigError` that lists every problem as `section.key: message` (rules as `rules[0].name`),
+so `check-config` can print them all at once without a traceback.
+"""
+
+import difflib
+import json
+import os
+import re
+import string
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, time, timedelta, tzinfo
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+
+EventName = Literal["follow", "mention", "reblog", "favourite", "follow_request", "reply"]
+Visibility = Literal["public", "unlisted", "private", "direct"]
+EVENTS: tuple[str, ...] = get_args(EventName)
+VISIBILITIES: tuple[str, ...] = get_args(Visibility)  # widest first
+TEMPLATE_FIELDS = ("name", "username", "acct")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+ENV_CONFIG = "FRONTROW_CONFIG"
+ENV_TOKEN = "FRONTROW_ACCESS_TOKEN"
+DEFAULT_CONFIG_PATH = Path("config.toml")
+
+_DURATION_RE = re.compile(r"(\d+)\s*([smhd])", re.ASCII)
+_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_CLOCK_RE = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)", re.ASCII)
+_ACCT_RE = re.compile(r"[^\s@]+(@[^\s@]+)?")
+_FORMATTER = string.Formatter()
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; `errors` holds one `section.key: message` line per problem."""
+
+    def __init__(self, errors: Iterable[str]) -> None:
+        self.errors: list[str] = list(errors)
+        super().__init__("\n".join(self.errors))
+
+
+def _show(value: Any) -> str:
+    """A value as the user wrote it in TOML (strings quoted, booleans lower-case)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return repr(value)
+
+
+# --- value parsers (raise ValueError with the message the user sees) -------------------------
+
+
+def parse_duration(text: str) -> timedelta:
+    """`30s`, `10m`, `2h` or `3d` (also `0s`) as a timedelta."""
+    match = _DURATION_RE.fullmatch(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f"{_show(text)} is not a duration (use 30s, 10m, 2h or 3d)")
+    try:
+        return timedelta(**{_DURATION_UNITS[match[2]]: int(match[1])})
+    except OverflowError:
+        raise ValueError(f"{_show(text)} is too long a duration") from None
+
+
+def _duration(value: Any) -> Any:
+    return value if isinstance(value, timedelta) else parse_duration(value)
+
+
+def _count(value: Any) -> Any:
+    # bool is an int subclass in Python: `max_posts_per_hour = true` must not mean 1.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{_show(value)} is not a whole number (write e.g. 12, without quotes)")
+    if value < 0:
+        raise ValueError(f"{value} is negative (use 0 or more)")
+    return value
+
+
+def _flag(value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise ValueError(f"{_show(value)} is not true or false")
+    return value
+
+
+def _optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else parse(value)
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{_show(value)} is not text; write {what} in quotes")
+    return value
+
+
+def _event(value: Any) -> Any:
+    if not isinstance(value, str) or value not in EVENTS:
+        raise ValueError(f"{_show(value)} is not an event ({', '.join(EVENTS)})")
+    return value
+
+
+def _visibility(value: Any) -> Any:
+    if not isinstance(value, str) or value not in VISIBILITIES:
+        raise ValueError(f"{_show(value)} is not a visibility ({', '.join(VISIBILITIES)})")
+    return value
+
+
+def _template(value: Any) -> str:
+    text = _text(value, "the template")
+    if not text.strip():
+        raise ValueError("is empty (a template needs some text)")
+    try:
+        fields = [field for _, field, _, _ in _FORMATTER.parse(text) if field is not None]
+    except ValueError as exc:
+        raise ValueError(f"{_show(text)} has a brace error ({exc}); write {{{{ or }}}} for a brace") from None
+    for field in fields:
+        if field not in TEMPLATE_FIELDS:
+            raise ValueError(f"{{{field}}} is not a template field (use {{name}}, {{username}} or {{acct}})")
+    try:  # format specs and conversions ({name:d}, {name!x}) only fail when filled in
+        text.format(**dict.fromkeys(TEMPLATE_FIELDS, "x"))
+    except (ValueError, KeyError, IndexError, AttributeError) as exc:
+        raise ValueError(f"{_show(text)} cannot be filled in ({exc})") from None
+    return text
+
+
+def _phrase(value: Any) -> str:
+    text = _text(value, "the word or phrase")
+    if not text.strip():
+        raise ValueError("is empty (an empty phrase would match every post)")
+    return text
+
+
+def _language(value: Any) -> str:
+    text = _text(value, "the language code").strip().lower()  # Mastodon reports ISO 639 codes in lower case
+    if not text:
+        raise ValueError('is empty (use a language code such as "en")')
+    return text
+
+
+def _regex(value: Any) -> Any:
+    if value is None:
+        return None
+    text = _text(value, "the regular expression")
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise ValueError(f"{_show(text)} is not a valid regular expression: {exc}") from None
+    return text
+
+
+def _acct(value: Any) -> str:
+    text = _text(value, "the account").strip().removeprefix("@")
+    if not _ACCT_RE.fullmatch(text):
+        raise ValueError(f"{_show(value)} is not an account (write alice or alice@mastodon.example)")
+    return text
+
+
+def _clock(value: Any) -> Any:
+    if isinstance(value, time):  # TOML local times (digest_at = 09:00:00) arrive parsed
+        return value
+    match = _CLOCK_RE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"{_show(value)} is not a time of day (write HH:MM, e.g. 09:00)")
+    return time(int(match[1]), int(match[2]))
+
+
+def _weekday(value: Any) -> str:
+    day = _text(value, "the day").strip().lower()
+    if day in _WEEKDAY_NAMES:
+        day = day[:3]
+    if day not in WEEKDAYS:
+        raise ValueError(f"{_show(value)} is not a day of the week ({', '.join(WEEKDAYS)})")
+    return day
+
+
+def _source(value: Any) -> str:
+    text = _text(value, "the source").strip()
+    if text.lower() == "home":
+        return "home"
+    if text[:5].lower() == "list:" and text[5:].strip():
+        return "list:" + text[5:].strip()
+    raise ValueError(f'{_show(value)} is not a source (use "home" or "list:<name>")')
+
+
+def _zone(name: str) -> tzinfo:
+    # UTC needs no time zone database (slim containers may lack one).
+    return UTC if name.upper() == "UTC" else ZoneInfo(name)
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+OptionalDuration = Annotated[timedelta | None, BeforeValidator(_optional(_duration))]
+Count = Annotated[int, BeforeValidator(_count)]
+OptionalCount = Annotated[int | None, BeforeValidator(_optional(_count))]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+OptionalFlag = Annotated[bool | None, BeforeValidator(_optional(_flag))]
+Clock = Annotated[time, BeforeValidator(_clock)]
+Acct = Annotated[str, BeforeValidator(_acct)]
+VisibilityName = Annotated[Visibility, BeforeValidator(_visibility)]
+Template = Annotated[str, BeforeValidator(_template)]
+Phrase = Annotated[str, BeforeValidator(_phrase)]
+Language = Annotated[str, BeforeValidator(_language)]
+
+
+# --- models ------------------------------------------------------------------------------------
+
+
+class _Frozen(BaseModel):
+    # extra="forbid": a typo must not silently disable a setting (SPEC).
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MastodonSettings(_Frozen):
+    base_url: str
+    # May be empty in the file (check-config is offline; the env may supply it); kept out of repr and logs.
+    access_token: str = Field(default="", repr=False)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        url = value.strip().rstrip("/")
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+            raise ValueError(f"{_show(value)} is not an http(s) URL (e.g. https://mastodon.example)")
+        return url
+
+    @field_validator("access_token")
+    @classmethod
+    def _strip_token(cls, value: str) -> str:
+        return value.strip()
+
+    @property
+    def token_missing(self) -> bool:
+        return not self.access_token
+
+
+class StoreSettings(_Frozen):
+    url: str = "sqlite:///frontrow.db"
+
+    @field_validator("url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url  # only needed here; keeps `import bot.config` light
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(value.strip())
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                f"{_show(value)} is not a database URL (e.g. sqlite:///frontrow.db "
+                "or postgresql+psycopg://user@host/frontrow)"
+            ) from None
+        return value.strip()
+
+
+class Approver(_Frozen):
+    acct: Acct  # "alice" (local to the bot's instance) or "alice@mastodon.example"; no leading @
+    sign: str = ""  # appended to what this approver approves, e.g. "^Alice"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"acct": data}
+        if not isinstance(data, Mapping | Approver):
+            raise ValueError(
+                f'{_show(data)} is not an approver (write "alice" or {{acct = "alice", sign = "^A"}})'
+            )
+        return data
+
+    @field_validator("sign")
+    @classmethod
+    def _strip_sign(cls, value: str) -> str:
+        return value.strip()
+
+
+class ApprovalSettings(_Frozen):
+    approvers: tuple[Approver, ...]
+    expire_after: Duration = timedelta(days=3)
+    batch_window: Duration = timedelta(minutes=2)
+    max_dms_per_hour: Count = 12
+
+    @field_validator("approvers")
+    @classmethod
+    def _some_distinct(cls, value: tuple[Approver, ...]) -> tuple[Approver, ...]:
+        if not value:
+            raise ValueError("at least one approver is needed")
+        accts = [approver.acct.lower() for approver in value]
+        for index, acct in enumerate(accts):
+            if acct in accts[:index]:
+                raise ValueError(f'"{value[index].acct}" is listed twice')
+        return value
+
+    @field_validator("expire_after")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than 0s (drafts would expire before anyone sees them)")
+        return value
+
+
+class ListenerSettings(_Frozen):
+    streaming: Flag = True
+    poll_interval: Duration = timedelta(seconds=60)
+    max_event_age: Duration = timedelta(days=2)
+
+    @field_validator("poll_interval")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than 0s (it would poll without pause)")
+        return value
+
+
+class QuietHours(_Frozen):
+    """A daily window in local time; `end` before `start` means it spans midnight."""
+
+    start: time
+    end: time
+
+    def contains(self, moment: time) -> bool:
+        moment = moment.replace(tzinfo=None)
+        if self.start < self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+def _quiet_hours(value: Any) -> Any:
+    if value is None or isinstance(value, QuietHours):
+        return value
+    text = _text(value, "the quiet hours")
+    if not text.strip():
+        return None
+    start, sep, end = text.partition("-")
+    start_match, end_match = _CLOCK_RE.fullmatch(start.strip()), _CLOCK_RE.fullmatch(end.strip())
+    if not sep or start_match is None or end_match is None:
+        raise ValueError(f'{_show(value)} is not quiet hours (write HH:MM-HH:MM, e.g. "22:00-07:00", or "")')
+    hours = QuietHours(
+        start=time(int(start_match[1]), int(start_match[2])),
+        end=time(int(end_match[1]), int(end_match[2])),
+    )
+    if hours.start == hours.end:
+        raise ValueError(f'{_show(value)} starts and ends at the same time (use "" for no quiet hours)')
+    return hours
+
+
+class LimitSettings(_Frozen):
+    max_posts_per_hour: Count = 20
+    quiet_hours: Annotated[QuietHours | None, BeforeValidator(_quiet_hours)] = None  # "" in the file
+    timezone: str = "UTC"  # IANA name; `tz` gives the tzinfo
+    max_drafts_per_day: Count = 200
+    spike_threshold: Count = 50
+    spike_window: Duration = timedelta(hours=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            _zone(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(
+                f"{_show(value)} is not a time zone (use a name like UTC or Europe/Berlin)"
+            ) from None
+        return value
+
+    @property
+    def tz(self) -> tzinfo:
+        return _zone(self.timezone)
+
+
+class EtiquetteSettings(_Frozen):
+    skip_bots: Flag = True
+    respect_nobot: Flag = True
+    max_replies_per_thread: Count = 3
+
+
+class ListenSettings(_Frozen):
+    digest_at: Clock = time(9, 0)  # local time, in limits.timezone
+    max_items: Count = 10
+    sources: tuple[Annotated[str, BeforeValidator(_source)], ...] = ("home",)
+    watch: tuple[Acct, ...] = ()
+    weekly_on: Annotated[str, BeforeValidator(_weekday)] = "mon"  # always normalised to mon..sun
+
+    @property
+    def weekly_weekday(self) -> int:
+        """`weekly_on` as `datetime.weekday()` numbers it (Monday is 0)."""
+        return WEEKDAYS.index(self.weekly_on)
+
+
+class Rule(_Frozen):
+    name: str
+    on: Annotated[EventName, BeforeValidator(_event)]
+    templates: tuple[Template, ...]
+    visibility: VisibilityName = "unlisted"
+    cooldown: OptionalDuration = None  # per person, per rule; None: no cooldown
+    contains_any: tuple[Phrase, ...] = ()
+    contains_none: tuple[Phrase, ...] = ()
+    regex: Annotated[str | None, BeforeValidator(_regex)] = None  # checked to compile; stored as written
+    languages: tuple[Language, ...] = ()
+    min_followers: OptionalCount = None
+    max_followers: OptionalCount = None
+    first_contact: OptionalFlag = None
+    visibility_in: tuple[VisibilityName, ...] = ()
+    priority: OptionalCount = None
+
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        name = value.strip()
+        if not name:
+            raise ValueError("is empty (every rule needs a name; it is shown in drafts and stats)")
+        if "\n" in name:
+            raise ValueError("must be one line")
+        return name
+
+    @field_validator("templates")
+    @classmethod
+    def _some(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one template is needed")
+        return value
+
+    @field_validator("max_followers")
+    @classmethod
+    def _not_below_min(cls, value: int | None, info: ValidationInfo) -> int | None:
+        low = info.data.get("min_followers")
+        if value is not None and low is not None and value < low:
+            raise ValueError(f"{value} is below min_followers ({low}); the rule could never match")
+        return value
+
+
+class Settings(_Frozen):
+    mastodon: MastodonSettings
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    approval: ApprovalSettings
+    listener: ListenerSettings = Field(default_factory=ListenerSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    etiquette: EtiquetteSettings = Field(default_factory=EtiquetteSettings)
+    listen: ListenSettings = Field(default_factory=ListenSettings)
+    rules: tuple[Rule, ...] = ()  # file order; `priority` is left to the rules engine
+
+    @model_validator(mode="before")
+    @classmethod
+    def _required_sections(cls, data: Any) -> Any:
+        # A missing [mastodon] or [approval] then reports the keys it lacks (base_url, approvers).
+        if isinstance(data, Mapping):
+            data = {"mastodon": {}, "approval": {}, **data}
+        return data
+
+    @property
+    def token_missing(self) -> bool:
+        return self.mastodon.token_missing
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+# Keyed by the location without indices (rules[1].on -> "rules.on").
+_MISSING_HINTS = {
+    "mastodon": "missing section [mastodon]",
+    "approval": "missing section [approval]",
+    "mastodon.base_url": "missing (the bot account's home instance, e.g. https://mastodon.example)",
+    "approval.approvers": 'missing (who may approve drafts, e.g. approvers = ["alice"])',
+    "approval.approvers.acct": 'missing (the approver\'s account, e.g. acct = "alice")',
+    "rules.name": "missing (every rule needs a name; it is shown in drafts and stats)",
+    "rules.on": f"missing (the event it answers: {', '.join(EVENTS)})",
+    "rules.templates": 'missing (e.g. templates = ["Thanks for the follow, {name}!"])',
+}
+_KEYS_AT: dict[str, type[BaseModel]] = {
+    "": Settings,
+    "mastodon": MastodonSettings,
+    "store": StoreSettings,
+    "approval": ApprovalSettings,
+    "approval.approvers": Approver,
+    "listener": ListenerSettings,
+    "limits": LimitSettings,
+    "etiquette": EtiquetteSettings,
+    "listen": ListenSettings,
+    "rules": Rule,
+}
+_SECRET_KEYS = {"access_token"}
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    """("rules", 1, "cooldown") -> "rules[1].cooldown"; the empty location is the file itself."""
+    where = ""
+    for part in loc:
+        if isinstance(part, int):
+            where += f"[{part}]"
+        else:
+            where += f".{part}" if where else part
+    return where or "config"
+
+
+def _pattern(loc: tuple[int | str, ...]) -> str:
+    return ".".join(part for part in loc if isinstance(part, str))
+
+
+def _unknown_key(loc: tuple[int | str, ...]) -> str:
+    model = _KEYS_AT.get(_pattern(loc[:-1]))
+    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields) if model else [], n=1)
+    hint = f', did you mean "{close[0]}"?' if close else ""
+    what = "unknown section" if len(loc) == 1 else "unknown key"
+    return f"{what}{hint} (a typo must not silently disable a setting)"
+
+
+def _message(error: ErrorDetails) -> str:
+    loc, kind, value = error["loc"], error["type"], error.get("input")
+    key = str(next((part for part in reversed(loc) if isinstance(part, str)), "value"))
+    if kind == "value_error":
+        return str(error.get("ctx", {}).get("error", error["msg"]))
+    if kind == "extra_forbidden":
+        return _unknown_key(loc)
+    if kind == "missing":
+        return _MISSING_HINTS.get(_pattern(loc), "missing")
+    if kind in ("list_type", "tuple_type"):
+        if _pattern(loc) == "rules":
+            return f"must be a list of [[rules]] tables, not {_show(value)}"
+        return f'must be a list (e.g. {key} = ["..."]), not {_show(value)}'
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"must be a table, not {_show(value)}"
+    if kind == "string_type":
+        return "must be text in quotes" + ("" if key in _SECRET_KEYS else f", not {_show(value)}")
+    return error["msg"]
+
+
+def _error_lines(exc: ValidationError) -> list[str]:
+    """A pydantic ValidationError as `section.key: message` lines, in pydantic's order."""
+    return [f"{_where(error['loc'])}: {_message(error)}" for error in exc.errors(include_url=False)]
+
+
+def _duplicate_rule_names(rules: Any) -> list[str]:
+    # Checked on the raw data so it is reported even when other rule keys are broken.
+    if not isinstance(rules, list | tuple):
+        return []
+    first_use: dict[str, int] = {}
+    errors = []
+    for index, rule in enumerate(rules):
+        name = rule.get("name") if isinstance(rule, Mapping) else None
+        if not isinstance(name, str) or not name.strip():
+            continue  # a missing or empty name is reported by the Rule model
+        name = name.strip()
+        if name in first_use:
+            errors.append(f'rules[{index}].name: "{name}" is already used by rules[{first_use[name]}]')
+        else:
+            first_use[name] = index
+    return errors
+
+
+# --- entry points ------------------------------------------------------------------------------
+
+
+def resolve_config_path(cli_path: str | Path | None, env: Mapping[str, str]) -> Path:
+    """`--config PATH`, else `$FRONTROW_CONFIG`, else `./config.toml` (empty values count as unset)."""
+    for candidate in (cli_path, env.get(ENV_CONFIG)):
+        if candidate is not None and str(candidate).strip():
+            return Path(candidate).expanduser()
+    return DEFAULT_CONFIG_PATH
+
+
+def settings_from_dict(data: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:
+    """Validate already-parsed config data (same checks as `load_settings`).
+
+    `env` may hold FRONTROW_ACCESS_TOKEN; unlike `load_settings` it defaults to no environment,
+    so tests and the demo never pick up a real token by accident.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError([f"config: must be a table of sections, not {_show(data)}"])
+    # An empty FRONTROW_ACCESS_TOKEN (e.g. a blank compose variable) does not wipe the file's token.
+    token = (env or {}).get(ENV_TOKEN, "").strip()
+    if token and isinstance(data.get("mastodon", {}), Mapping):
+        data = {**data, "mastodon": {**data.get("mastodon", {}), "access_token": token}}
+
+    settings: Settings | None = None
+    errors: list[str] = []
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        errors = _error_lines(exc)
+    errors += _duplicate_rule_names(data.get("rules"))
+    if errors or settings is None:
+        raise ConfigError(errors)
+    return settings
+
+
+def _syntax_error(exc: tomllib.TOMLDecodeError) -> str:
+    message = str(exc)
+    match = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
+    if match:
+        return f"config: TOML syntax error at line {match[1]}, column {match[2]}: {message[: match.start()]}"
+    match = re.search(r"\s*\(at end of document\)$", message)
+    if match:
+        return f"config: TOML syntax error at the end of the file: {message[: match.start()]}"
+    return f"config: TOML syntax error: {message}"
+
+
+def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the TOML file; `env` defaults to the process environment."""
+    path = Path(path)
+    try:
+        with path.open("rb") as file:
+            data = tomllib.load(file)
+    except FileNotFoundError:
+        raise ConfigError([f"config: file not found: {path}"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([_syntax_error(exc)]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"config: {path} is not UTF-8 text"]) from None
+    except OSError as exc:
+        raise ConfigError([f"config: cannot read {path}: {exc.strerror or exc}"]) from None
+    return settings_from_dict(data, os.environ if env is None else env)

@@ -1,0 +1,167 @@
+"""Shared data: the frozen dataclasses that flow between the stages (listener → store → rules → outbox)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+VISIBILITIES = ("public", "unlisted", "private", "direct")  # widest first
+
+
+@dataclass(frozen=True)
+class Account:
+    """A Mastodon account as the rules see it (plain text, no HTML)."""
+
+    id: str
+    acct: str  # "user" for local accounts, "user@domain" for remote ones
+    username: str
+    display_name: str = ""
+    note: str = ""  # bio as plain text
+    fields: tuple[str, ...] = ()  # profile fields as "name: value" plain text
+    bot: bool = False
+    followers_count: int = 0
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class Status:
+    """A status as plain text plus what replies and rules need."""
+
+    id: str
+    text: str
+    visibility: str = "public"
+    language: str | None = None
+    in_reply_to_id: str | None = None
+    in_reply_to_account_id: str | None = None
+    spoiler_text: str = ""
+    mentions: tuple[str, ...] = ()  # accts mentioned, as written by Mastodon
+    url: str = ""
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened to the account; `id` is the notification id (unique)."""
+
+    kind: ClassVar[str] = "event"
+    id: str
+    created_at: datetime
+    account: Account
+
+
+@dataclass(frozen=True)
+class Follow(Event):
+    kind: ClassVar[str] = "follow"
+
+
+@dataclass(frozen=True)
+class FollowRequest(Event):
+    kind: ClassVar[str] = "follow_request"
+
+
+@dataclass(frozen=True)
+class StatusEvent(Event):
+    """An event that carries a status (ours for boosts and favourites, theirs otherwise)."""
+
+    status: Status = field(default_factory=lambda: Status(id="", text=""))
+
+
+@dataclass(frozen=True)
+class Mention(StatusEvent):
+    kind: ClassVar[str] = "mention"
+
+
+@dataclass(frozen=True)
+class Reply(StatusEvent):
+    kind: ClassVar[str] = "reply"
+
+
+@dataclass(frozen=True)
+class Reblog(StatusEvent):
+    kind: ClassVar[str] = "reblog"
+
+
+@dataclass(frozen=True)
+class Favourite(StatusEvent):
+    kind: ClassVar[str] = "favourite"
+
+
+@dataclass(frozen=True)
+class DirectCommand(StatusEvent):
+    """A direct message from an approver: a command, never something to draft for."""
+
+    kind: ClassVar[str] = "command"
+
+
+@dataclass(frozen=True)
+class Other(Event):
+    """A notification type we record but do not act on (poll, moderation warning, …)."""
+
+    kind: ClassVar[str] = "other"
+    type: str = ""
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.kind: cls
+    for cls in (Follow, FollowRequest, Mention, Reply, Reblog, Favourite, DirectCommand, Other)
+}
+
+
+def event_to_json(event: Event) -> str:
+    """Serialise an event for the store (the kind travels with it)."""
+    data = dataclasses.asdict(event)
+    data["kind"] = event.kind
+    return json.dumps(data, default=_json_default, sort_keys=True)
+
+
+def event_from_json(text: str) -> Event:
+    """Rebuild an event that `event_to_json` wrote."""
+    data = json.loads(text)
+    cls = EVENT_TYPES[data.pop("kind")]
+    data["created_at"] = datetime.fromisoformat(data["created_at"])
+    data["account"] = Account(**{**data["account"], "fields": tuple(data["account"]["fields"])})
+    if "status" in data:
+        status = dict(data["status"])
+        status["mentions"] = tuple(status["mentions"])
+        if status.get("created_at"):
+            status["created_at"] = datetime.fromisoformat(status["created_at"])
+        data["status"] = Status(**status)
+    return cls(**data)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def narrower_visibility(a: str, b: str) -> str:
+    """The narrower of two visibilities (a reply is never wider than what it answers)."""
+    return a if VISIBILITIES.index(a) >= VISIBILITIES.index(b) else b
+
+
+@dataclass(frozen=True)
+class NewDraft:
+    """What the rules ask the store to save."""
+
+    rule: str
+    account_id: str
+    acct: str
+    display_name: str
+    text: str
+    template: str
+    visibility: str
+    in_reply_to_id: str | None = None
+    spoiler_text: str = ""
+
+
+@dataclass(frozen=True)
+class PersonHistory:
+    """What the rules need to know of our past with one person."""
+
+    last_drafted: dict[str, datetime]  # rule name → when we last drafted for them (not rejected)
+    templates_used: frozenset[str]
+    engaged_before: bool

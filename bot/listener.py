@@ -1,0 +1,124 @@
+"""Listener: the only reader of Mastodon — min_id catch-up plus the user stream, both into the store."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from mastodon import Mastodon, MastodonError
+from mastodon.streaming import StreamListener
+
+from bot.edge import to_event, to_reply
+from bot.events import Event
+from bot.store import Store
+
+LOGGER = logging.getLogger(__name__)
+PAGE_SIZE = 80  # Mastodon's maximum page of notifications
+# A first start reads the whole history forward; old events are recorded, never drafted for.
+START_CURSOR = "0"
+
+
+class Listener:
+    """Turns notifications into recorded events. Only `catch_up` and the stream call Mastodon."""
+
+    def __init__(
+        self,
+        api: Mastodon,
+        store: Store,
+        *,
+        self_id: str,
+        approver_ids: frozenset[str],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.api = api
+        self.store = store
+        self.self_id = self_id
+        self.approver_ids = approver_ids
+        self.clock = clock
+        self._lock = threading.Lock()  # one catch-up at a time (poll job, reconnects)
+
+    def convert(self, kind: str, data: Mapping[str, Any]) -> Event | None:
+        """A stream or poll payload as our event (None for what we do not listen to)."""
+        if kind == "notification":
+            return to_event(data, self_id=self.self_id, approver_ids=self.approver_ids)
+        if kind == "update":
+            return to_reply(data, self_id=self.self_id)
+        return None
+
+    def record(self, kind: str, data: Mapping[str, Any]) -> bool:
+        event = self.convert(kind, data)
+        return event is not None and self.store.record_event(event, self.clock())
+
+    def catch_up(self, on_page: Callable[[int], None] | None = None) -> int:
+        """Page forward from the stored cursor until nothing is newer; returns events recorded."""
+        recorded = 0
+        with self._lock:
+            cursor = self.store.get_cursor() or START_CURSOR
+            while True:
+                page = self.api.notifications(min_id=cursor, limit=PAGE_SIZE)
+                if not page:
+                    break
+                # Pages come newest first; record oldest first so drafts follow the order of events.
+                for notification in reversed(page):
+                    recorded += self.record("notification", notification)
+                cursor = str(page[0]["id"])
+                self.store.set_cursor(cursor)
+                if on_page is not None:
+                    on_page(len(page))
+        if recorded:
+            LOGGER.info("caught up: %d new events", recorded)
+        return recorded
+
+
+class StreamInbox(StreamListener):  # type: ignore[misc]
+    """User-stream handlers: they only enqueue (no work on the socket thread)."""
+
+    def __init__(self, inbox: queue.Queue[tuple[str, Any]], wake: Callable[[], None]) -> None:
+        super().__init__()
+        self.inbox = inbox
+        self.wake = wake
+        self.last_seen = 0.0
+        self._disconnected = True  # the first connect counts as a reconnect: catch up then
+
+    def _put(self, kind: str, data: Any) -> None:
+        self.inbox.put((kind, data))
+        self.wake()
+
+    def _alive(self) -> None:
+        self.last_seen = time.monotonic()
+        if self._disconnected:
+            self._disconnected = False
+            self._put("reconnected", None)
+
+    def on_any_event(self, name: str, data: Any = None, for_stream: Any = None) -> None:
+        self._alive()
+
+    def handle_heartbeat(self) -> None:
+        self._alive()
+
+    def on_notification(self, notification: Any) -> None:
+        self._put("notification", notification)
+
+    def on_update(self, status: Any) -> None:
+        self._put("update", status)
+
+    def on_abort(self, err: Exception) -> None:
+        LOGGER.warning("stream interrupted (%s); reconnecting", err)
+        self._disconnected = True
+
+    def on_unknown_event(self, name: str, unknown_event: Any = None) -> None:
+        LOGGER.debug("ignoring stream event %s", name)
+
+
+def open_stream(api: Mastodon, inbox: StreamInbox, timeout: float = 60.0) -> Any:
+    """Start the reconnecting user stream on its own thread; returns the handle to close."""
+    try:
+        return api.stream_user(inbox, run_async=True, reconnect_async=True, timeout=timeout)
+    except MastodonError as exc:
+        LOGGER.warning("could not open the user stream (%s); polling only", exc)
+        return None

@@ -1,0 +1,120 @@
+"""Outbox: the only writer to Mastodon — approved drafts exactly once, and DMs to approvers."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from mastodon import (
+    Mastodon,
+    MastodonAPIError,
+    MastodonNetworkError,
+    MastodonRatelimitError,
+    MastodonServerError,
+)
+
+from bot.store import Draft, Store
+from bot.text import truncate_to
+
+LOGGER = logging.getLogger(__name__)
+
+
+def idempotency_key(draft_id: int) -> str:
+    return f"frontrow-draft-{draft_id}"
+
+
+class Outbox:
+    """Posts approved drafts (marking `sending` before and `sent` after) and sends approver DMs."""
+
+    def __init__(
+        self,
+        api: Mastodon,
+        store: Store,
+        *,
+        clock: Callable[[], datetime],
+        char_limit: int,
+        dry_run: bool = False,
+    ) -> None:
+        self.api = api
+        self.store = store
+        self.clock = clock
+        self.char_limit = char_limit
+        self.dry_run = dry_run
+
+    def send_dm(self, to: Sequence[str], text: str, in_reply_to_id: str | None = None) -> str | None:
+        """A direct message that mentions only `to` (approvers); returns its status id."""
+        mentions = " ".join(f"@{acct}" for acct in to)
+        body = truncate_to(f"{mentions} {text}", self.char_limit)
+        try:
+            status = self.api.status_post(body, visibility="direct", in_reply_to_id=in_reply_to_id)
+        except (MastodonAPIError, MastodonNetworkError, MastodonRatelimitError) as exc:
+            LOGGER.error("could not send a DM to the approvers: %s", exc)
+            return None
+        return str(status["id"])
+
+    def flush(self) -> list[Draft]:
+        """Post every approved draft (and retry any left `sending`); returns the drafts now sent."""
+        if self.dry_run:
+            for draft in self.store.approved_drafts():
+                LOGGER.info("dry run: would post draft #%d", draft.id)
+            return []
+        sent: list[Draft] = []
+        for draft in self.store.drafts("sending") + self.store.approved_drafts():
+            outcome = self._post(draft)
+            if outcome is None:
+                break  # the server is struggling: stop here and keep the order for the next flush
+            if outcome.state == "sent":
+                sent.append(outcome)
+        self._confirm(sent)
+        return sent
+
+    def _post(self, draft: Draft) -> Draft | None:
+        if not self.store.mark_sending(draft.id):
+            return draft
+        body = f"@{draft.acct} {draft.text}"
+        try:
+            # Same key on every retry: Mastodon returns the first post instead of making a second.
+            status = self.api.status_post(
+                body,
+                in_reply_to_id=draft.in_reply_to_id,
+                visibility=draft.visibility,
+                spoiler_text=draft.spoiler_text or None,
+                idempotency_key=idempotency_key(draft.id),
+            )
+        except (MastodonServerError, MastodonNetworkError, MastodonRatelimitError) as exc:
+            LOGGER.warning("posting draft #%d failed for now (%s); will retry", draft.id, exc)
+            return None
+        except MastodonAPIError as exc:
+            LOGGER.error("draft #%d was refused: %s", draft.id, exc)
+            self.store.mark_failed(draft.id, str(exc))
+            self._tell(draft, f"#{draft.id} could not be posted: {_reason(exc)}")
+            failed = self.store.draft(draft.id)
+            assert failed is not None
+            return failed
+        self.store.mark_sent(draft.id, str(status["id"]), str(status.get("url") or status.get("uri") or ""), self.clock())
+        LOGGER.info("posted draft #%d as %s", draft.id, status["id"])
+        posted = self.store.draft(draft.id)
+        assert posted is not None
+        return posted
+
+    def _confirm(self, sent: Sequence[Draft]) -> None:
+        """One confirmation per approver command, in the thread of that command."""
+        by_command: dict[tuple[str | None, str | None], list[Draft]] = defaultdict(list)
+        for draft in sent:
+            by_command[(draft.command_status_id, draft.decided_by)].append(draft)
+        for (command_status_id, approver), drafts in by_command.items():
+            if command_status_id is None or approver is None:
+                continue  # decided from the shell: nobody to tell by DM
+            lines = "\n".join(f"Posted #{d.id}: {d.status_url}" for d in drafts)
+            self.send_dm([approver], lines, in_reply_to_id=command_status_id)
+
+    def _tell(self, draft: Draft, text: str) -> None:
+        if draft.decided_by:
+            self.send_dm([draft.decided_by], text, in_reply_to_id=draft.command_status_id)
+
+
+def _reason(exc: MastodonAPIError) -> str:
+    args = [a for a in exc.args if isinstance(a, str)]
+    return args[-1] if args else type(exc).__name__

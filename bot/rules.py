@@ -1,0 +1,200 @@
+"""Rules (pure): an event and what we know of its person → at most one draft. No I/O, no clock reads."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.events import Event, NewDraft, PersonHistory, StatusEvent, narrower_visibility
+from bot.text import clean_name, defang, status_length, truncate_to
+
+NOBOT = re.compile(r"#nobot\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule compiled from the config: lower-cased phrases, compiled regex."""
+
+    name: str
+    on: str
+    templates: tuple[str, ...]
+    visibility: str = "unlisted"
+    cooldown: timedelta | None = None
+    contains_any: tuple[re.Pattern[str], ...] = ()
+    contains_none: tuple[re.Pattern[str], ...] = ()
+    regex: re.Pattern[str] | None = None
+    languages: tuple[str, ...] = ()
+    min_followers: int | None = None
+    max_followers: int | None = None
+    first_contact: bool | None = None
+    visibility_in: tuple[str, ...] = ()
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a rule decision needs besides the event, passed in (the time included)."""
+
+    now: datetime
+    self_id: str
+    history: PersonHistory = field(
+        default_factory=lambda: PersonHistory(last_drafted={}, templates_used=frozenset(), engaged_before=False)
+    )
+    max_event_age: timedelta = timedelta(days=2)
+    skip_bots: bool = True
+    respect_nobot: bool = True
+    char_limit: int = 500
+    recent_posts: frozenset[str] = frozenset()  # texts of our latest posts: no copy-paste look
+
+
+def phrase_pattern(phrase: str) -> re.Pattern[str]:
+    """Case-insensitive phrase match that respects word boundaries where the phrase has word edges."""
+    left = r"(?<!\w)" if phrase[:1].isalnum() else ""
+    right = r"(?!\w)" if phrase[-1:].isalnum() else ""
+    return re.compile(left + re.escape(phrase) + right, re.IGNORECASE)
+
+
+def compile_rules(configured: Sequence[Any]) -> tuple[Rule, ...]:
+    """Rules from the config, sorted by priority (higher first), file order within a priority."""
+    compiled = [
+        Rule(
+            name=r.name,
+            on=r.on,
+            templates=tuple(r.templates),
+            visibility=r.visibility,
+            cooldown=r.cooldown,
+            contains_any=tuple(phrase_pattern(p) for p in r.contains_any if p),
+            contains_none=tuple(phrase_pattern(p) for p in r.contains_none if p),
+            regex=re.compile(r.regex) if r.regex else None,
+            languages=tuple(lang.lower() for lang in r.languages),
+            min_followers=r.min_followers,
+            max_followers=r.max_followers,
+            first_contact=r.first_contact,
+            visibility_in=tuple(r.visibility_in),
+            priority=r.priority or 0,
+        )
+        for r in configured
+    ]
+    return tuple(sorted(compiled, key=lambda rule: -rule.priority))
+
+
+def skip_reason(event: Event, ctx: Context) -> str | None:
+    """Why nobody should be drafted for at all for this event, or None."""
+    account = event.account
+    if account.id == ctx.self_id:
+        return "it is our own account"
+    if event.kind in ("command", "other"):
+        return f"a {event.kind} is never drafted for"
+    if ctx.skip_bots and account.bot:
+        return "the account is a bot"
+    if ctx.respect_nobot and any(NOBOT.search(text) for text in (account.note, *account.fields)):
+        return "the account asks for #nobot"
+    if ctx.now - event.created_at > ctx.max_event_age:
+        return "the event is older than listener.max_event_age"
+    return None
+
+
+def rule_mismatch(rule: Rule, event: Event, ctx: Context) -> str | None:
+    """Why this rule does not match the event, or None when it matches."""
+    if rule.on != event.kind:
+        return f"it is for {rule.on} events, this is a {event.kind}"
+    text = event.status.text if isinstance(event, StatusEvent) else ""
+    if rule.contains_any and not any(p.search(text) for p in rule.contains_any):
+        return "the text contains none of contains_any"
+    if any(p.search(text) for p in rule.contains_none):
+        return "the text contains a word of contains_none"
+    if rule.regex is not None and not rule.regex.search(text):
+        return "the text does not match regex"
+    if rule.languages:
+        language = event.status.language if isinstance(event, StatusEvent) else None
+        if (language or "").lower() not in rule.languages:
+            return f"the language {language or 'unknown'} is not in languages"
+    followers = event.account.followers_count
+    if rule.min_followers is not None and followers < rule.min_followers:
+        return f"{followers} followers is under min_followers"
+    if rule.max_followers is not None and followers > rule.max_followers:
+        return f"{followers} followers is over max_followers"
+    if rule.first_contact is not None and rule.first_contact == ctx.history.engaged_before:
+        return "first_contact does not hold"
+    if rule.visibility_in:
+        visibility = event.status.visibility if isinstance(event, StatusEvent) else "public"
+        if visibility not in rule.visibility_in:
+            return f"the visibility {visibility} is not in visibility_in"
+    last = ctx.history.last_drafted.get(rule.name)
+    if rule.cooldown is not None and last is not None and ctx.now - last < rule.cooldown:
+        return "the person is inside the rule's cooldown"
+    return None
+
+
+def explain(rules: Sequence[Rule], event: Event, ctx: Context) -> list[tuple[str, str | None]]:
+    """For `rules test`: each rule with the reason it does not match (None for the one that drafts)."""
+    reason = skip_reason(event, ctx)
+    if reason is not None:
+        return [(rule.name, reason) for rule in rules]
+    out: list[tuple[str, str | None]] = []
+    matched = False
+    for rule in rules:
+        why = rule_mismatch(rule, event, ctx)
+        if why is None and matched:
+            why = "an earlier rule already matched"
+        matched = matched or why is None
+        out.append((rule.name, why))
+    return out
+
+
+def match(rules: Sequence[Rule], event: Event, ctx: Context) -> NewDraft | None:
+    """The draft of the first rule that matches the event, or None."""
+    if skip_reason(event, ctx) is not None:
+        return None
+    for rule in rules:
+        if rule_mismatch(rule, event, ctx) is None:
+            return render(rule, event, ctx)
+    return None
+
+
+def choose_template(rule: Rule, ctx: Context, seed: str) -> str:
+    """A template this person has not had, and that is not among our latest posts, when one is left."""
+    fresh = [t for t in rule.templates if t not in ctx.history.templates_used]
+    pool = fresh or list(rule.templates)
+    unused_lately = [t for t in pool if not _posted_lately(t, ctx.recent_posts)]
+    pool = unused_lately or pool
+    # Deterministic spread: the same event always renders the same draft.
+    return pool[sum(seed.encode()) % len(pool)]
+
+
+def _posted_lately(template: str, recent: frozenset[str]) -> bool:
+    head = template.split("{", 1)[0].strip()
+    return bool(head) and any(head in post for post in recent)
+
+
+def render(rule: Rule, event: Event, ctx: Context) -> NewDraft:
+    account = event.account
+    template = choose_template(rule, ctx, event.id)
+    name = clean_name(account.display_name, account.username)
+    fields = {"name": name, "username": defang(account.username), "acct": defang(account.acct)}
+    text = defang(string.Formatter().vformat(template, (), fields)).strip()
+    # The posted text starts with "@acct " (the mention of the person answered).
+    room = ctx.char_limit - status_length(f"@{account.acct} ")
+    text = truncate_to(text, room)
+    in_reply_to_id = None
+    spoiler = ""
+    visibility = rule.visibility
+    if isinstance(event, StatusEvent) and event.kind in ("mention", "reply"):
+        in_reply_to_id = event.status.id
+        spoiler = event.status.spoiler_text
+        visibility = narrower_visibility(rule.visibility, event.status.visibility)
+    return NewDraft(
+        rule=rule.name,
+        account_id=account.id,
+        acct=account.acct,
+        display_name=name,
+        text=text,
+        template=template,
+        visibility=visibility,
+        in_reply_to_id=in_reply_to_id,
+        spoiler_text=spoiler,
+    )

@@ -1,0 +1,574 @@
+"""Store: the SQLModel tables behind functions named for what they do; sessions never leave this module."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Index, UniqueConstraint, func, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, Session, SQLModel, col, create_engine, select
+
+from bot.events import Account, Event, NewDraft, PersonHistory, event_from_json, event_to_json
+
+LOGGER = logging.getLogger(__name__)
+
+DRAFT_STATES = ("pending", "approved", "sending", "sent", "rejected", "expired", "failed")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _ts(*, index: bool = False, nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), index=index, nullable=nullable))
+
+
+class EventRow(SQLModel, table=True):
+    __tablename__ = "events"
+    id: int | None = Field(default=None, primary_key=True)
+    # The notification id (or "status:<id>" for replies seen on the stream): the dedup key.
+    notification_id: str = Field(unique=True, index=True)
+    kind: str
+    account_id: str = Field(index=True)
+    acct: str
+    status_id: str | None = None
+    created_at: datetime = _ts()
+    recorded_at: datetime = _ts()
+    handled_at: datetime | None = _ts(index=True)
+    payload: str
+
+
+class PersonRow(SQLModel, table=True):
+    __tablename__ = "people"
+    account_id: str = Field(primary_key=True)
+    acct: str = Field(index=True)
+    display_name: str = ""
+    followers_count: int = 0
+    bot: bool = False
+    first_seen: datetime = _ts()
+    follows_us_since: datetime | None = _ts()
+    we_follow: bool = False
+
+
+class NoteRow(SQLModel, table=True):
+    __tablename__ = "notes"
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: str = Field(index=True)
+    text: str
+    created_at: datetime = _ts()
+
+
+class InteractionRow(SQLModel, table=True):
+    """The ledger: one row per interaction, theirs (with us) or ours (with them)."""
+
+    __tablename__ = "interactions"
+    __table_args__ = (Index("ix_interactions_person_at", "account_id", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: str
+    direction: str  # "theirs" | "ours"
+    kind: str
+    status_id: str | None = None
+    at: datetime = _ts(index=True)
+
+
+class DraftRow(SQLModel, table=True):
+    __tablename__ = "drafts"
+    # One draft per (event, rule): redoing an event after a crash is harmless.
+    __table_args__ = (UniqueConstraint("event_id", "rule", name="uq_drafts_event_rule"),)
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int | None = Field(default=None, foreign_key="events.id")
+    rule: str
+    account_id: str = Field(index=True)
+    acct: str
+    display_name: str = ""
+    in_reply_to_id: str | None = None
+    visibility: str = "unlisted"
+    spoiler_text: str = ""
+    text: str
+    template: str = ""
+    state: str = Field(default="pending", index=True)
+    created_at: datetime = _ts()
+    dm_sent_at: datetime | None = _ts()
+    decided_at: datetime | None = _ts()
+    decided_by: str | None = None
+    command_status_id: str | None = None  # the approver's DM to confirm in
+    status_id: str | None = None
+    status_url: str | None = None
+    error: str | None = None
+
+
+class DraftMessageRow(SQLModel, table=True):
+    """Which drafts a draft DM carried, so `ok` in reply to it finds them."""
+
+    __tablename__ = "draft_messages"
+    id: int | None = Field(default=None, primary_key=True)
+    dm_status_id: str = Field(index=True)
+    draft_id: int
+
+
+class StateRow(SQLModel, table=True):
+    __tablename__ = "state"
+    key: str = Field(primary_key=True)
+    value: str
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A draft as the other stages see it."""
+
+    id: int
+    state: str
+    rule: str
+    account_id: str
+    acct: str
+    display_name: str
+    in_reply_to_id: str | None
+    visibility: str
+    spoiler_text: str
+    text: str
+    template: str
+    created_at: datetime
+    dm_sent_at: datetime | None
+    decided_by: str | None
+    command_status_id: str | None
+    status_id: str | None
+    status_url: str | None
+    error: str | None
+    event_id: int | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "state": self.state,
+            "rule": self.rule,
+            "acct": self.acct,
+            "in_reply_to_id": self.in_reply_to_id,
+            "text": self.text,
+            "created_at": self.created_at.isoformat(),
+            "status_id": self.status_id,
+        }
+
+
+@dataclass(frozen=True)
+class Person:
+    account_id: str
+    acct: str
+    display_name: str
+    followers_count: int
+    bot: bool
+    first_seen: datetime
+    follows_us_since: datetime | None
+    we_follow: bool
+
+
+def _draft(row: DraftRow) -> Draft:
+    assert row.id is not None
+    return Draft(
+        id=row.id,
+        state=row.state,
+        rule=row.rule,
+        account_id=row.account_id,
+        acct=row.acct,
+        display_name=row.display_name,
+        in_reply_to_id=row.in_reply_to_id,
+        visibility=row.visibility,
+        spoiler_text=row.spoiler_text,
+        text=row.text,
+        template=row.template,
+        created_at=row.created_at,
+        dm_sent_at=row.dm_sent_at,
+        decided_by=row.decided_by,
+        command_status_id=row.command_status_id,
+        status_id=row.status_id,
+        status_url=row.status_url,
+        error=row.error,
+        event_id=row.event_id,
+    )
+
+
+def _person(row: PersonRow) -> Person:
+    return Person(
+        account_id=row.account_id,
+        acct=row.acct,
+        display_name=row.display_name,
+        followers_count=row.followers_count,
+        bot=row.bot,
+        first_seen=row.first_seen,
+        follows_us_since=row.follows_us_since,
+        we_follow=row.we_follow,
+    )
+
+
+# The ledger kinds recorded for each incoming event kind.
+THEIR_KIND = {
+    "follow": "follow",
+    "follow_request": "follow_request",
+    "mention": "mention",
+    "reply": "reply",
+    "reblog": "boost",
+    "favourite": "favourite",
+}
+# Our ledger kind for each posted draft: a reply to a status, or a thanks post.
+OURS_REPLY, OURS_THANKS = "reply", "thanks"
+
+
+class Store:
+    """The store: every read and write of Frontrow's data goes through these methods."""
+
+    def __init__(self, url: str) -> None:
+        kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        self.engine: Engine = create_engine(url, **kwargs)
+
+    def upgrade(self) -> None:
+        """Create missing tables (the schema is additive)."""
+        SQLModel.metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- events -------------------------------------------------------------
+
+    def record_event(self, event: Event, now: datetime) -> bool:
+        """Record an event once; False when its notification id was seen before."""
+        with Session(self.engine) as session:
+            if session.exec(
+                select(EventRow.id).where(EventRow.notification_id == event.id)
+            ).first() is not None:
+                return False
+            status = getattr(event, "status", None)
+            session.add(
+                EventRow(
+                    notification_id=event.id,
+                    kind=event.kind,
+                    account_id=event.account.id,
+                    acct=event.account.acct,
+                    status_id=status.id if status is not None else None,
+                    created_at=event.created_at,
+                    recorded_at=now,
+                    payload=event_to_json(event),
+                )
+            )
+            self._touch_person(session, event.account, now)
+            person = session.get(PersonRow, event.account.id)
+            assert person is not None
+            if event.kind == "follow" and person.follows_us_since is None:
+                person.follows_us_since = event.created_at
+            their_kind = THEIR_KIND.get(event.kind)
+            if their_kind is not None:
+                session.add(
+                    InteractionRow(
+                        account_id=event.account.id,
+                        direction="theirs",
+                        kind=their_kind,
+                        status_id=status.id if status is not None else None,
+                        at=event.created_at,
+                    )
+                )
+            try:
+                session.commit()
+            except IntegrityError:  # the stream and the poll raced on the same notification
+                session.rollback()
+                return False
+            return True
+
+    def unhandled_events(self, limit: int = 500) -> list[tuple[int, Event]]:
+        """Recorded events not handled yet, oldest first."""
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(EventRow.id, EventRow.payload)
+                .where(col(EventRow.handled_at).is_(None))
+                .order_by(col(EventRow.id))
+                .limit(limit)
+            ).all()
+        out = []
+        for row_id, payload in rows:
+            assert row_id is not None
+            out.append((row_id, event_from_json(payload)))
+        return out
+
+    def finish_event(self, event_id: int, draft: NewDraft | None, now: datetime) -> int | None:
+        """Save the event's draft (if any) and mark the event handled, in one transaction."""
+        with Session(self.engine) as session:
+            draft_id: int | None = None
+            if draft is not None:
+                exists = session.exec(
+                    select(DraftRow.id).where(DraftRow.event_id == event_id, DraftRow.rule == draft.rule)
+                ).first()
+                if exists is None:
+                    row = DraftRow(event_id=event_id, created_at=now, **draft.__dict__)
+                    session.add(row)
+                    session.flush()
+                    draft_id = row.id
+            session.exec(update(EventRow).where(col(EventRow.id) == event_id).values(handled_at=now))
+            session.commit()
+            return draft_id
+
+    # --- drafts ---------------------------------------------------------------
+
+    def save_draft(self, draft: NewDraft, now: datetime, event_id: int | None = None) -> int:
+        with Session(self.engine) as session:
+            row = DraftRow(event_id=event_id, created_at=now, **draft.__dict__)
+            session.add(row)
+            session.commit()
+            assert row.id is not None
+            return row.id
+
+    def draft(self, draft_id: int) -> Draft | None:
+        with Session(self.engine) as session:
+            row = session.get(DraftRow, draft_id)
+            return _draft(row) if row is not None else None
+
+    def drafts(self, state: str | None = None, limit: int | None = None) -> list[Draft]:
+        with Session(self.engine) as session:
+            query = select(DraftRow).order_by(col(DraftRow.id))
+            if state is not None:
+                query = query.where(DraftRow.state == state)
+            if limit is not None:
+                query = query.limit(limit)
+            return [_draft(r) for r in session.exec(query).all()]
+
+    def pending_drafts(self) -> list[Draft]:
+        return self.drafts("pending")
+
+    def drafts_to_announce(self) -> list[Draft]:
+        """Pending drafts whose DM to the approvers has not gone out yet."""
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(DraftRow)
+                .where(DraftRow.state == "pending", col(DraftRow.dm_sent_at).is_(None))
+                .order_by(col(DraftRow.id))
+            ).all()
+            return [_draft(r) for r in rows]
+
+    def mark_announced(self, draft_ids: Sequence[int], dm_status_id: str | None, now: datetime) -> None:
+        with Session(self.engine) as session:
+            session.exec(update(DraftRow).where(col(DraftRow.id).in_(draft_ids)).values(dm_sent_at=now))
+            if dm_status_id is not None:
+                for draft_id in draft_ids:
+                    session.add(DraftMessageRow(dm_status_id=dm_status_id, draft_id=draft_id))
+            session.commit()
+
+    def drafts_in_message(self, dm_status_id: str) -> list[int]:
+        with Session(self.engine) as session:
+            return list(
+                session.exec(
+                    select(DraftMessageRow.draft_id).where(DraftMessageRow.dm_status_id == dm_status_id)
+                ).all()
+            )
+
+    def decide(
+        self,
+        draft_id: int,
+        state: str,
+        *,
+        now: datetime,
+        by: str | None,
+        text: str | None = None,
+        command_status_id: str | None = None,
+    ) -> bool:
+        """Approve or reject a pending draft; False when it is not pending any more."""
+        values: dict[str, Any] = {"state": state, "decided_at": now, "decided_by": by}
+        if text is not None:
+            values["text"] = text
+        if command_status_id is not None:
+            values["command_status_id"] = command_status_id
+        return self._transition(draft_id, ("pending",), values)
+
+    def approved_drafts(self) -> list[Draft]:
+        return self.drafts("approved")
+
+    def mark_sending(self, draft_id: int) -> bool:
+        return self._transition(draft_id, ("approved", "sending"), {"state": "sending"})
+
+    def mark_sent(self, draft_id: int, status_id: str, status_url: str, now: datetime) -> None:
+        with Session(self.engine) as session:
+            row = session.get(DraftRow, draft_id)
+            assert row is not None
+            row.state, row.status_id, row.status_url = "sent", status_id, status_url
+            session.add(
+                InteractionRow(
+                    account_id=row.account_id,
+                    direction="ours",
+                    kind=OURS_REPLY if row.in_reply_to_id else OURS_THANKS,
+                    status_id=status_id,
+                    at=now,
+                )
+            )
+            session.commit()
+
+    def mark_failed(self, draft_id: int, error: str) -> None:
+        self._transition(draft_id, ("approved", "sending"), {"state": "failed", "error": error[:500]})
+
+    def expire_drafts(self, older_than: datetime) -> list[Draft]:
+        """Pending drafts created before `older_than` become expired; returns them."""
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(DraftRow).where(DraftRow.state == "pending", col(DraftRow.created_at) < older_than)
+            ).all()
+            for row in rows:
+                row.state = "expired"
+            session.commit()
+            return [_draft(r) for r in rows]
+
+    def _transition(self, draft_id: int, from_states: Iterable[str], values: dict[str, Any]) -> bool:
+        with Session(self.engine) as session:
+            result = session.exec(
+                update(DraftRow)
+                .where(col(DraftRow.id) == draft_id, col(DraftRow.state).in_(tuple(from_states)))
+                .values(**values)
+            )
+            session.commit()
+            return bool(result.rowcount)
+
+    # --- people and the ledger ----------------------------------------------
+
+    def _touch_person(self, session: Session, account: Account, now: datetime) -> None:
+        row = session.get(PersonRow, account.id)
+        if row is None:
+            row = PersonRow(account_id=account.id, acct=account.acct, first_seen=now)
+        row.acct = account.acct
+        row.display_name = account.display_name
+        row.followers_count = account.followers_count
+        row.bot = account.bot
+        session.add(row)
+        session.flush()
+
+    def remember_person(self, account: Account, now: datetime, *, we_follow: bool | None = None) -> None:
+        with Session(self.engine) as session:
+            self._touch_person(session, account, now)
+            if we_follow is not None:
+                row = session.get(PersonRow, account.id)
+                assert row is not None
+                row.we_follow = we_follow
+            session.commit()
+
+    def person(self, acct_or_id: str) -> Person | None:
+        with Session(self.engine) as session:
+            acct = acct_or_id.lstrip("@")
+            row = session.get(PersonRow, acct) or session.exec(
+                select(PersonRow).where(func.lower(PersonRow.acct) == acct.lower())
+            ).first()
+            return _person(row) if row is not None else None
+
+    def history(self, account_id: str) -> PersonHistory:
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(DraftRow.rule, DraftRow.created_at, DraftRow.template, DraftRow.state).where(
+                    DraftRow.account_id == account_id
+                )
+            ).all()
+            ours = session.exec(
+                select(InteractionRow.id).where(
+                    InteractionRow.account_id == account_id, InteractionRow.direction == "ours"
+                )
+            ).first()
+        last: dict[str, datetime] = {}
+        templates = set()
+        for rule, created_at, template, state in rows:
+            if state in ("rejected", "expired", "failed"):
+                continue
+            if rule not in last or created_at > last[rule]:
+                last[rule] = created_at
+            templates.add(template)
+        return PersonHistory(
+            last_drafted=last, templates_used=frozenset(templates), engaged_before=ours is not None
+        )
+
+    def interaction_counts(self, account_id: str) -> dict[str, dict[str, int]]:
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(InteractionRow.direction, InteractionRow.kind, func.count())
+                .where(InteractionRow.account_id == account_id)
+                .group_by(InteractionRow.direction, InteractionRow.kind)
+            ).all()
+        out: dict[str, dict[str, int]] = {"theirs": {}, "ours": {}}
+        for direction, kind, count in rows:
+            out.setdefault(direction, {})[kind] = count
+        return out
+
+    def add_note(self, account_id: str, text: str, now: datetime) -> None:
+        with Session(self.engine) as session:
+            session.add(NoteRow(account_id=account_id, text=text, created_at=now))
+            session.commit()
+
+    def notes(self, account_id: str) -> list[tuple[datetime, str]]:
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(NoteRow.created_at, NoteRow.text)
+                .where(NoteRow.account_id == account_id)
+                .order_by(col(NoteRow.id))
+            ).all()
+            return [(at, text) for at, text in rows]
+
+    def drafts_for(self, account_id: str) -> list[Draft]:
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(DraftRow).where(DraftRow.account_id == account_id).order_by(col(DraftRow.id))
+            ).all()
+            return [_draft(r) for r in rows]
+
+    def count_drafts_since(self, since: datetime) -> int:
+        with Session(self.engine) as session:
+            return session.exec(
+                select(func.count()).select_from(DraftRow).where(col(DraftRow.created_at) >= since)
+            ).one()
+
+    # --- small state: cursor, pause, heartbeat ------------------------------
+
+    def get_state(self, key: str) -> str | None:
+        with Session(self.engine) as session:
+            row = session.get(StateRow, key)
+            return row.value if row is not None else None
+
+    def set_state(self, key: str, value: str) -> None:
+        with Session(self.engine) as session:
+            row = session.get(StateRow, key) or StateRow(key=key, value=value)
+            row.value = value
+            session.add(row)
+            session.commit()
+
+    def get_cursor(self) -> str | None:
+        return self.get_state("notifications_cursor")
+
+    def set_cursor(self, notification_id: str) -> None:
+        self.set_state("notifications_cursor", notification_id)
+
+    def is_paused(self) -> bool:
+        return self.get_state("paused") == "1"
+
+    def set_paused(self, paused: bool) -> None:
+        self.set_state("paused", "1" if paused else "0")
+
+    def beat(self, now: datetime) -> None:
+        self.set_state("heartbeat", now.isoformat())
+
+    def last_beat(self) -> datetime | None:
+        value = self.get_state("heartbeat")
+        return datetime.fromisoformat(value) if value else None
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+

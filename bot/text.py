@@ -1,0 +1,267 @@
+"""Text cleaning (pure): status HTML to plain text, safe display names, handle defanging, length counting."""
+
+from __future__ import annotations
+
+import html as html_lib
+import logging
+import re
+import unicodedata
+
+from bs4 import BeautifulSoup
+from bs4.element import NavigableString, PreformattedString, Tag
+
+LOGGER = logging.getLogger(__name__)
+
+MAX_HTML_CHARS = 100_000  # statuses are ~500 chars; anything far bigger is hostile or broken
+URL_LENGTH = 23  # Mastodon's characters_reserved_per_url
+NAME_MAX_CHARS = 60
+ELLIPSIS = "…"
+ZWJ = "\u200d"
+
+# Mastodon's Account::MENTION_RE: an @ not preceded by a word char, "/" or "=" (so URLs do not mention).
+_USERNAME = r"[a-z0-9_]+(?:[.-]+[a-z0-9_]+)*"
+MENTION_RE = re.compile(rf"(?<![=/\w])@(({_USERNAME})(?:@\w+(?:[.-]+\w+)*)?)", re.IGNORECASE)
+# Close to twitter-text's valid_url as Mastodon uses it: scheme required, not glued to a word/@/#/$.
+_URL_RE = re.compile(r"(?<![\w@＠#＃$])https?://[^\s<>\"]+", re.IGNORECASE)
+_URL_TRAILING_PUNCT = ".,:;!?'\"’”)]}>"
+
+# Characters that look like @ to people or clients; Mastodon itself only links the ASCII one.
+_AT_SIGNS = "@＠﹫"
+_HANDLE_AT_RE = re.compile(rf"(?<!\w)[{_AT_SIGNS}]+(?=\w)")
+_LEADING_MENTIONS_RE = re.compile(rf"\A\s*(?:[{_AT_SIGNS}][\w.-]+(?:@[\w.-]+)*[,:]?(?:\s+|\Z))*")
+_NAME_URL_RE = re.compile(r"\S*://\S*|\bwww\.\S*", re.IGNORECASE)
+_NAME_AT_RE = re.compile(rf"[{_AT_SIGNS}]\S*")
+_EMOJI_CODE_RE = re.compile(r":[A-Za-z0-9_]{2,}:")  # Mastodon's custom emoji shortcode
+_HTML_SPACE_RE = re.compile(r"[ \t\n\r\f\v]+")
+_SPACES_RE = re.compile(r" {2,}")
+
+_SKIPPED_TAGS = frozenset({"script", "style", "template", "head", "title"})
+_BLOCK_TAGS = frozenset(
+    {"p", "div", "blockquote", "pre", "ul", "ol", "dl", "table", "hr", "figure"}
+    | {"h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "header", "footer", "aside"}
+)
+_LINE_TAGS = frozenset({"li", "tr", "dt", "dd", "figcaption"})
+
+
+class _Lines:
+    """Collects text into lines; blocks become blank-line separated paragraphs."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.current: list[str] = []
+
+    def text(self, piece: str) -> None:
+        self.current.append(piece)
+
+    def line_break(self) -> None:
+        self.lines.append(_SPACES_RE.sub(" ", "".join(self.current)).strip(" "))
+        self.current.clear()
+
+    def end_line(self) -> None:
+        # Whitespace-only leftovers are dropped so repeated empty blocks stay linear.
+        if any(piece.strip() for piece in self.current):
+            self.line_break()
+        else:
+            self.current.clear()
+
+    def paragraph(self) -> None:
+        self.end_line()
+        if self.lines and self.lines[-1] != "":
+            self.lines.append("")
+
+    def result(self) -> str:
+        self.end_line()
+        return "\n".join(self.lines).strip()
+
+
+def html_to_text(html: str | None) -> str:
+    """Plain text of status/bio HTML: <br> is a newline, paragraphs are separated by a blank line."""
+    if not isinstance(html, str) or not html:
+        return ""
+    capped = html[:MAX_HTML_CHARS]
+    try:
+        return _walk(BeautifulSoup(capped, "html.parser"))
+    except Exception as exc:  # the parser is third-party code fed hostile input
+        LOGGER.warning("HTML parse failed (%s); falling back to tag stripping", type(exc).__name__)
+        return _strip_tags(capped)
+
+
+def _walk(soup: BeautifulSoup) -> str:
+    # Iterative on purpose: deeply nested hostile HTML must not hit the recursion limit.
+    out = _Lines()
+    stack: list[tuple[object, bool]] = [(soup, False)]
+    pre_depth = 0
+    while stack:
+        node, closing = stack.pop()
+        if isinstance(node, NavigableString):
+            if not isinstance(node, PreformattedString):  # comments, doctypes, CDATA carry no text
+                _add_text(out, str(node), preformatted=pre_depth > 0)
+            continue
+        if not isinstance(node, Tag):
+            continue
+        name = (node.name or "").lower()
+        if closing:
+            if name == "pre":
+                pre_depth -= 1
+            if name in _BLOCK_TAGS:
+                out.paragraph()
+            elif name in _LINE_TAGS:
+                out.end_line()
+            continue
+        if name in _SKIPPED_TAGS:
+            continue
+        if name == "br":
+            out.line_break()
+            continue
+        if name == "pre":
+            pre_depth += 1
+        if name in _BLOCK_TAGS:
+            out.paragraph()
+        elif name in _LINE_TAGS:
+            out.end_line()
+        # Every span (including Mastodon's "invisible" URL parts and "ellipsis") keeps its text:
+        # the plain text carries the full URL and never gains a "…".
+        stack.append((node, True))
+        stack.extend((child, False) for child in reversed(node.contents))
+    return out.result()
+
+
+def _add_text(out: _Lines, raw: str, *, preformatted: bool) -> None:
+    if not preformatted:
+        out.text(_HTML_SPACE_RE.sub(" ", raw))
+        return
+    for index, line in enumerate(raw.split("\n")):
+        if index:
+            out.line_break()
+        out.text(_HTML_SPACE_RE.sub(" ", line))
+
+
+def _strip_tags(capped: str) -> str:
+    try:
+        without_tags = re.sub(r"<br\s*/?>", "\n", capped, flags=re.IGNORECASE)
+        without_tags = re.sub(r"</p\s*>", "\n\n", without_tags, flags=re.IGNORECASE)
+        without_tags = re.sub(r"<[^>]*>", "", without_tags)
+        return html_lib.unescape(without_tags).strip()
+    except Exception:
+        return ""
+
+
+def _remove_invisibles(text: str) -> str:
+    """Drop control, zero-width and bidi-override characters; line separators become spaces."""
+    kept: list[str] = []
+    for index, char in enumerate(text):
+        category = unicodedata.category(char)
+        if category in ("Zl", "Zp", "Cc"):
+            kept.append(" ")
+        elif category not in ("Cf", "Cs") or (char == ZWJ and _joins_emoji(text, index)):
+            kept.append(char)
+    return "".join(kept)
+
+
+def _joins_emoji(text: str, index: int) -> bool:
+    # A zero-width joiner inside an emoji sequence (👩‍💻) is part of the picture, not a trick.
+    return 0 < index < len(text) - 1 and all(
+        unicodedata.category(text[i]) in ("So", "Sk", "Mn") for i in (index - 1, index + 1)
+    )
+
+
+def _clean_name_once(name: str) -> str:
+    # Invisibles go first so that removing them can never join "：" "//" into a URL afterwards.
+    text = _remove_invisibles(name)
+    # Each removal leaves a space, so what remains cannot fuse into a new URL, @ or :code:.
+    text = _NAME_URL_RE.sub(" ", text)
+    text = _NAME_AT_RE.sub(" ", text)
+    text = _EMOJI_CODE_RE.sub(" ", text)
+    text = " ".join(text.split())
+    return text[:NAME_MAX_CHARS].rstrip()
+
+
+def clean_name(display_name: str | None, fallback: str) -> str:
+    """A display name safe to show and to post: no @handles, URLs, emoji codes or invisible characters."""
+    for candidate in (display_name, fallback):
+        if isinstance(candidate, str) and (cleaned := _clean_name_once(candidate)):
+            return cleaned
+    return "friend"
+
+
+def defang(text: str) -> str:
+    """Remove the @ of every handle so the text notifies nobody when posted ("@a@b.c" → "a@b.c")."""
+    # Whole runs of @ go, or "@@bob" would become a fresh "@bob"; an @ after a word char
+    # (an email address) is no mention for Mastodon and stays.
+    return _HANDLE_AT_RE.sub("", text)
+
+
+def strip_leading_mentions(text: str) -> str:
+    """Drop leading @handles, so "@bot approve 12" reads "approve 12"."""
+    match = _LEADING_MENTIONS_RE.match(text)
+    return (text[match.end() :] if match else text).strip()
+
+
+def _url_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for match in _URL_RE.finditer(text):
+        url = match.group().rstrip(_URL_TRAILING_PUNCT)
+        if url.split("://", 1)[1]:  # "https://" followed only by punctuation is no URL
+            spans.append((match.start(), match.start() + len(url)))
+    return spans
+
+
+def _units(text: str) -> list[tuple[str, int]]:
+    """Text as (piece, counted length): URLs and mentions are single pieces, other chars one each."""
+    units: list[tuple[str, int]] = []
+    position = 0
+    entities = [(start, end, URL_LENGTH) for start, end in _url_spans(text)]
+    for match in MENTION_RE.finditer(text):
+        if not any(start <= match.start() < end for start, end, _ in entities):
+            entities.append((match.start(), match.end(), 1 + len(match.group(2))))
+    for start, end, weight in sorted(entities):
+        if start < position:
+            continue
+        units.extend((char, 1) for char in text[position:start])
+        units.append((text[start:end], weight))
+        position = end
+    units.extend((char, 1) for char in text[position:])
+    return units
+
+
+def status_length(text: str) -> int:
+    """Length as Mastodon counts it: a URL is 23, "@user@domain" counts as "@user", otherwise code points."""
+    return sum(weight for _, weight in _units(text))
+
+
+def truncate_to(text: str, limit: int) -> str:
+    """Cut `text` to at most `limit` by `status_length`, on a word boundary if possible, ending in "…"."""
+    if status_length(text) <= limit:
+        return text
+    if limit < len(ELLIPSIS):
+        return ""
+    budget = limit - len(ELLIPSIS)
+    kept: list[str] = []
+    used = 0
+    for piece, weight in _units(text):
+        if used + weight > budget:
+            break
+        kept.append(piece)
+        used += weight
+    body = "".join(kept)
+    boundary = max(body.rfind(" "), body.rfind("\n"))
+    if boundary > len(body) // 2:  # a far-back boundary would throw away most of the text
+        body = body[:boundary]
+    body = body.rstrip()
+    # Cutting can only shorten entities, but make sure rather than trust it.
+    while body and status_length(body + ELLIPSIS) > limit:
+        body = body[:-1].rstrip()
+    return body + ELLIPSIS
+
+
+def mentioned_handles(text: str) -> list[str]:
+    """The handles ("user" or "user@domain", lowercased, each once) that posting `text` would mention."""
+    url_spans = _url_spans(text)
+    handles: list[str] = []
+    for match in MENTION_RE.finditer(text):
+        if any(start <= match.start() < end for start, end in url_spans):
+            continue
+        handle = match.group(1).lower()
+        if handle not in handles:
+            handles.append(handle)
+    return handles

@@ -1,0 +1,178 @@
+"""Test harness: a real mastodon_mock server on loopback and real Mastodon.py clients for each person."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from mastodon import Mastodon
+from mastodon_mock.config import DatabaseConfig, MastodonMockConfig, SeedConfig, StreamingConfig
+from mastodon_mock.testing import MockServer
+
+from bot.app import App, build_app
+from bot.config import Settings, settings_from_dict
+from bot.text import html_to_text
+
+PG_URL = os.environ.get("FRONTROW_TEST_PG_URL", "")
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    """Poll `condition` until it returns something truthy, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def mock_config(**extra: Any) -> MastodonMockConfig:
+    return MastodonMockConfig(
+        database=DatabaseConfig(path=":memory:"),
+        seed=SeedConfig(),
+        streaming=StreamingConfig(heartbeat_seconds=0.5),
+        **extra,
+    )
+
+
+@dataclass
+class Person:
+    """One account on the mock server, with its own logged-in client."""
+
+    id: str
+    username: str
+    api: Mastodon
+
+    def texts_received(self, kind: str = "mention") -> list[str]:
+        return [html_to_text(n["status"]["content"]) for n in self.api.notifications(types=[kind]) if n["status"]]
+
+
+@dataclass
+class Community:
+    """A mock instance with a bot and an approver; `person()` adds followers."""
+
+    server: MockServer
+    tmp: Path
+    bot: Person = field(init=False)
+    approver: Person = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.bot = self.person("bot", display_name="Frontrow Bot")
+        self.approver = self.person("alice", display_name="Alice")
+
+    def person(self, username: str, **profile: Any) -> Person:
+        made = httpx.post(
+            f"{self.server.base_url}/api/v1/_mock/dev_user",
+            json={"username": username, "display_name": profile.pop("display_name", username)},
+        ).json()
+        api = Mastodon(access_token=made["access_token"], api_base_url=self.server.base_url)
+        if profile:
+            api.account_update_credentials(**profile)
+        return Person(str(made["id"]), username, api)
+
+    def config(self, **sections: Any) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "mastodon": {"base_url": self.server.base_url, "access_token": self.token(self.bot)},
+            "store": {"url": store_url(self.tmp)},
+            "approval": {"approvers": ["alice"]},
+            "listener": {"streaming": False, "max_event_age": "2d"},
+            "rules": [
+                {
+                    "name": "thank-new-followers",
+                    "on": "follow",
+                    "templates": ["Thanks for the follow, {name}! Glad you're here."],
+                    "visibility": "unlisted",
+                    "cooldown": "180d",
+                },
+                {
+                    "name": "answer-questions",
+                    "on": "mention",
+                    "contains_any": ["?"],
+                    "templates": ["Good question, {name}. Let me think about it and come back to you."],
+                },
+            ],
+        }
+        for key, value in sections.items():
+            if isinstance(value, dict) and isinstance(data.get(key), dict):
+                data[key] = {**data[key], **value}
+            else:
+                data[key] = value
+        return data
+
+    def settings(self, **sections: Any) -> Settings:
+        return settings_from_dict(self.config(**sections), env={})
+
+    def app(self, *, dry_run: bool = False, **sections: Any) -> App:
+        app = build_app(self.settings(**sections), dry_run=dry_run)
+        app.start()
+        return app
+
+    def write_config(self, **sections: Any) -> Path:
+        path = self.tmp / "config.toml"
+        path.write_text(to_toml(self.config(**sections)))
+        return path
+
+    @staticmethod
+    def token(person: Person) -> str:
+        return str(person.api.access_token)
+
+
+def store_url(tmp: Path) -> str:
+    if PG_URL:
+        return PG_URL
+    return f"sqlite:///{tmp / 'frontrow.db'}"
+
+
+def to_toml(data: dict[str, Any]) -> str:
+    """Just enough TOML writing for test configs (tables, arrays of tables, scalars, lists)."""
+    import json
+
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + "}"
+        return json.dumps(v) if isinstance(v, str) else str(v)
+
+    lines: list[str] = []
+    for section, body in data.items():
+        if isinstance(body, list):
+            for item in body:
+                lines.append(f"[[{section}]]")
+                lines += [f"{k} = {value(v)}" for k, v in item.items()]
+        else:
+            lines.append(f"[{section}]")
+            lines += [f"{k} = {value(v)}" for k, v in body.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+@pytest.fixture
+def server() -> Iterator[MockServer]:
+    with MockServer(config=mock_config()) as running:
+        yield running
+
+
+@pytest.fixture
+def community(server: MockServer, tmp_path: Path) -> Iterator[Community]:
+    yield Community(server, tmp_path)
+    if PG_URL:
+        reset_pg(PG_URL)
+
+
+def reset_pg(url: str) -> None:
+    from sqlmodel import SQLModel, create_engine
+
+    engine = create_engine(url)
+    SQLModel.metadata.drop_all(engine)
+    engine.dispose()
