@@ -50,7 +50,7 @@ class App:
     dry_run: bool = False
     me: Account | None = None
     approvers: dict[str, Approver] = field(default_factory=dict)  # account id → approver
-    facts: InstanceFacts = InstanceFacts("localhost", 500)
+    facts: InstanceFacts = field(default_factory=lambda: InstanceFacts("localhost", 500))
     _listener: Listener | None = None
     _outbox: Outbox | None = None
 
@@ -248,7 +248,12 @@ def serve(app: App, stop: threading.Event) -> None:
     if settings.listener.streaming:
         stream = open_stream(app.api, StreamInbox(inbox, wake.set))
     scheduler = Scheduler(on_error=lambda exc: LOGGER.error("job failed: %s", exc))
-    scheduler.every("catch-up poll", settings.listener.poll_interval, lambda: (inbox.put(("poll", None)), wake.set()))
+
+    def request_poll() -> None:
+        inbox.put(("poll", None))
+        wake.set()
+
+    scheduler.every("catch-up poll", settings.listener.poll_interval, request_poll)
     scheduler.start()
     try:
         app.cycle(force_dms=False)

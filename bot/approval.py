@@ -9,7 +9,7 @@ from datetime import datetime
 from bot.commands import Command, help_text
 from bot.config import Approver
 from bot.store import Draft, Store
-from bot.text import defang, status_length, truncate_to
+from bot.text import clean_name, defang, status_length, truncate_to
 
 
 def full_acct(acct: str, domain: str) -> str:
@@ -21,8 +21,8 @@ def full_acct(acct: str, domain: str) -> str:
 def draft_block(draft: Draft, domain: str) -> str:
     """`Draft #<id>` line (rule, who it is for), then the text as it would be posted."""
     kind = "reply" if draft.in_reply_to_id else draft.visibility
-    head = f"Draft #{draft.id} · {draft.rule} · for {defang(draft.display_name)} ({full_acct(draft.acct, domain)})"
-    return f"{head} · {kind}\n{defang(draft.text)}"
+    who = f"{defang(draft.display_name)} ({full_acct(draft.acct, domain)})"
+    return f"Draft #{draft.id} · {draft.rule} · for {who} · {kind}\n{defang(draft.text)}"
 
 
 def pack_messages(head: str, blocks: Sequence[str], limit: int) -> list[list[int]]:
@@ -70,7 +70,7 @@ def execute(
 ) -> Outcome:
     """Carry out one approver command against the store. The caller has checked permission."""
     if command.error:
-        return Outcome(f"{command.error}. Send \"help\" for the commands.")
+        return Outcome(f'{command.error}. Send "help" for the commands.')
     verb = command.verb
     if verb == "help":
         return Outcome(help_text())
@@ -155,7 +155,7 @@ def who_line(store: Store, acct: str, domain: str) -> str:
     since = person.follows_us_since.date().isoformat() if person.follows_us_since else "no"
     notes = store.notes(person.account_id)
     lines = [
-        f"{defang(person.display_name)} ({full_acct(person.acct, domain)})",
+        f"{clean_name(person.display_name, person.acct)} ({full_acct(person.acct, domain)})",
         f"follows us: {since}",
         f"theirs: {theirs}",
         f"ours: {ours}",

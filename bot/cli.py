@@ -8,7 +8,6 @@ import os
 import signal
 import sys
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -51,7 +50,9 @@ def settings() -> Settings:
     try:
         loaded = load_settings(path, os.environ)
     except ConfigError as exc:
-        fail(f"{path}: the config has {len(exc.errors)} error(s):\n" + "\n".join(f"  {e}" for e in exc.errors))
+        fail(
+            f"{path}: the config has {len(exc.errors)} error(s):\n" + "\n".join(f"  {e}" for e in exc.errors)
+        )
     add_secret(loaded.mastodon.access_token)
     return loaded
 
@@ -64,7 +65,9 @@ def store() -> Store:
 
 @cli.callback()
 def main_options(
-    config: Annotated[str | None, typer.Option("--config", help="config file (else $FRONTROW_CONFIG, else ./config.toml)")] = None,
+    config: Annotated[
+        str | None, typer.Option("--config", help="config file (else $FRONTROW_CONFIG, else ./config.toml)")
+    ] = None,
     log_format: Annotated[str, typer.Option("--log-format", help="text or json")] = "text",
 ) -> None:
     if log_format not in ("text", "json"):
@@ -76,7 +79,9 @@ def main_options(
 @cli.command()
 def run(
     once: Annotated[bool, typer.Option("--once", help="one full cycle, then exit")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="DM the approvers but never post publicly")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="DM the approvers but never post publicly")
+    ] = False,
 ) -> None:
     """The service: listen, draft, ask the approvers, post what they approve."""
     from mastodon import MastodonError
@@ -117,14 +122,27 @@ def check_config() -> None:
     for index, rule in enumerate(compile_rules(loaded.rules)):
         conditions = []
         source = next(r for r in loaded.rules if r.name == rule.name)
-        for key in ("contains_any", "contains_none", "regex", "languages", "min_followers", "max_followers",
-                    "first_contact", "visibility_in"):
+        for key in (
+            "contains_any",
+            "contains_none",
+            "regex",
+            "languages",
+            "min_followers",
+            "max_followers",
+            "first_contact",
+            "visibility_in",
+        ):
             value = getattr(source, key)
             if value not in (None, (), [], ""):
                 conditions.append(f"{key}={value!r}")
         table.add_row(
-            str(index + 1), rule.name, rule.on, "\n".join(conditions) or "-", str(len(rule.templates)),
-            rule.visibility, str(rule.cooldown or "-"),
+            str(index + 1),
+            rule.name,
+            rule.on,
+            "\n".join(conditions) or "-",
+            str(len(rule.templates)),
+            rule.visibility,
+            str(rule.cooldown or "-"),
         )
     Console().print(table)
     typer.echo(f"OK: {len(loaded.approval.approvers)} approver(s), store {_safe_url(loaded.store.url)}")
@@ -138,7 +156,10 @@ def _safe_url(url: str) -> str:
 
 @cli.command()
 def drafts(
-    state: Annotated[str | None, typer.Option("--state", help="pending, approved, sending, sent, rejected, expired, failed")] = None,
+    state: Annotated[
+        str | None,
+        typer.Option("--state", help="pending, approved, sending, sent, rejected, expired, failed"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False,
 ) -> None:
     """The drafts, newest last."""
@@ -150,8 +171,11 @@ def drafts(
     if as_json:
         typer.echo(json.dumps([d.as_json() for d in rows], ensure_ascii=False, indent=2))
         return
-    _table("drafts", ["id", "state", "rule", "acct", "text", "created"],
-           [[str(d.id), d.state, d.rule, d.acct, d.text, d.created_at.strftime("%Y-%m-%d %H:%M")] for d in rows])
+    _table(
+        "drafts",
+        ["id", "state", "rule", "acct", "text", "created"],
+        [[str(d.id), d.state, d.rule, d.acct, d.text, d.created_at.strftime("%Y-%m-%d %H:%M")] for d in rows],
+    )
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
@@ -223,10 +247,14 @@ def who(
     if as_json:
         typer.echo(json.dumps(record, ensure_ascii=False, indent=2))
         return
-    lines = [f"{person.display_name} ({person.acct})", f"first seen: {record['first_seen']}",
-             f"follows us: {record['follows_us_since'] or 'no'}", f"we follow: {'yes' if person.we_follow else 'no'}",
-             "theirs: " + ", ".join(f"{k} {v}" for k, v in record["theirs"].items() if v),
-             "ours: " + ", ".join(f"{k} {v}" for k, v in record["ours"].items() if v)]
+    lines = [
+        f"{person.display_name} ({person.acct})",
+        f"first seen: {record['first_seen']}",
+        f"follows us: {record['follows_us_since'] or 'no'}",
+        f"we follow: {'yes' if person.we_follow else 'no'}",
+        "theirs: " + ", ".join(f"{k} {v}" for k, v in record["theirs"].items() if v),
+        "ours: " + ", ".join(f"{k} {v}" for k, v in record["ours"].items() if v),
+    ]
     lines += [f"note ({n['at'][:10]}): {n['text']}" for n in record["notes"]]
     lines += [f"draft #{d['id']} [{d['state']}] {d['rule']}: {d['text']}" for d in record["drafts"]]
     typer.echo("\n".join(lines))
@@ -267,7 +295,9 @@ def db_upgrade() -> None:
 
 @rules_cli.command("test")
 def rules_test(
-    event: Annotated[str, typer.Option("--event", help="follow, mention, reply, reblog, favourite, follow_request")],
+    event: Annotated[
+        str, typer.Option("--event", help="follow, mention, reply, reblog, favourite, follow_request")
+    ],
     text: Annotated[str, typer.Option("--text", help="the post's text")] = "",
     from_acct: Annotated[str, typer.Option("--from", help="who it comes from")] = "someone@example.social",
     followers: Annotated[int, typer.Option("--followers")] = 100,
@@ -288,15 +318,27 @@ def rules_test(
         fail("--event: use follow, mention, reply, reblog, favourite or follow_request")
     now = utcnow()
     username = from_acct.lstrip("@").split("@")[0]
-    account = Account(id="test-person", acct=from_acct.lstrip("@"), username=username,
-                      display_name=name or username, note=bio, bot=bot_flag, followers_count=followers)
+    account = Account(
+        id="test-person",
+        acct=from_acct.lstrip("@"),
+        username=username,
+        display_name=name or username,
+        note=bio,
+        bot=bot_flag,
+        followers_count=followers,
+    )
     kwargs: dict[str, Any] = {}
     if issubclass(cls, StatusEvent):
         kwargs["status"] = Status(id="1", text=text, visibility=visibility, language=language)
     made_up = cls(id="test", created_at=now, account=account, **kwargs)
     compiled = compile_rules(loaded.rules)
-    ctx = Context(now=now, self_id="test-self", max_event_age=loaded.listener.max_event_age,
-                  skip_bots=loaded.etiquette.skip_bots, respect_nobot=loaded.etiquette.respect_nobot)
+    ctx = Context(
+        now=now,
+        self_id="test-self",
+        max_event_age=loaded.listener.max_event_age,
+        skip_bots=loaded.etiquette.skip_bots,
+        respect_nobot=loaded.etiquette.respect_nobot,
+    )
     for rule_name, why in explain(compiled, made_up, ctx):
         typer.echo(f"{rule_name}: {'MATCHES' if why is None else 'no, ' + why}")
     draft = match(compiled, made_up, ctx)
@@ -304,6 +346,29 @@ def rules_test(
         typer.echo("No rule matches: no draft.")
         raise typer.Exit(0)
     typer.echo(f"\nDraft ({draft.rule}, {draft.visibility}):\n@{account.acct} {draft.text}")
+
+
+@cli.command()
+def demo(
+    once: Annotated[bool, typer.Option("--once", help="play the whole script unattended, then exit")] = False,
+) -> None:
+    """A practice instance on loopback with a small community, and Frontrow running against it."""
+    try:
+        from bot.demo import run_demo
+    except ImportError as exc:  # mastodon_mock comes with the demo extra
+        fail(f"the demo needs the demo extra: pip install 'frontrow[demo]' ({exc})")
+    raise typer.Exit(run_demo(once=once))
+
+
+@cli.command()
+def init(
+    force: Annotated[bool, typer.Option("--force", help="overwrite an existing config")] = False,
+) -> None:
+    """Interactive first setup: instance, app registration, sign-in, config file (mode 0600)."""
+    from bot.setup import run_init
+
+    path = resolve_config_path(OPTIONS.config, os.environ)
+    raise typer.Exit(run_init(path, force=force))
 
 
 def main() -> None:

@@ -36,7 +36,9 @@ def instance_facts(api: Mastodon, base_url: str) -> InstanceFacts:
     try:
         info = api.instance_v2()
     except MastodonError as exc:
-        LOGGER.warning("could not read the instance's limits (%s); assuming %d characters", exc, DEFAULT_CHAR_LIMIT)
+        LOGGER.warning(
+            "could not read the instance's limits (%s); assuming %d characters", exc, DEFAULT_CHAR_LIMIT
+        )
         return InstanceFacts(fallback_domain, DEFAULT_CHAR_LIMIT)
     try:
         limit = int(info["configuration"]["statuses"]["max_characters"])

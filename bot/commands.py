@@ -5,23 +5,23 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# verb → (aliases, usage, help line). The help DM is built from this table.
-COMMANDS: dict[str, tuple[tuple[str, ...], str, str]] = {
-    "approve": (("approve", "ok", "yes"), "approve 12 [13 …]", "post the drafts as they are"),
-    "edit": (("edit",), "edit 12 <new text>", "post draft 12 with the new text"),
-    "reject": (("reject", "no"), "reject 12 [13 …]", "drop the drafts"),
-    "list": (("list",), "list", "the pending drafts"),
-    "pause": (("pause",), "pause", "stop drafting and posting"),
-    "resume": (("resume",), "resume", "start drafting and posting again"),
-    "who": (("who",), "who <acct>", "what we know of a person"),
-    "note": (("note",), "note <acct> <text>", "add a note to a person's record"),
-    "stats": (("stats",), "stats", "the short stats"),
-    "boost": (("boost",), "boost N", "boost item N of the latest digest"),
-    "fav": (("fav",), "fav N", "favourite item N of the latest digest"),
-    "reply": (("reply",), "reply N <text>", "reply to item N of the latest digest"),
-    "help": (("help",), "help", "this list"),
+# verb → (aliases, usage). The help DM is built from this table.
+COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "approve": (("approve", "ok", "yes"), "approve 12 [13 …]"),
+    "edit": (("edit",), "edit 12 <new text>"),
+    "reject": (("reject", "no"), "reject 12 [13 …]"),
+    "list": (("list",), "list"),
+    "pause": (("pause",), "pause"),
+    "resume": (("resume",), "resume"),
+    "who": (("who",), "who <acct>"),
+    "note": (("note",), "note <acct> <text>"),
+    "stats": (("stats",), "stats"),
+    "boost": (("boost",), "boost N"),
+    "fav": (("fav",), "fav N"),
+    "reply": (("reply",), "reply N <text>"),
+    "help": (("help",), "help"),
 }
-_VERBS = {alias: verb for verb, (aliases, _, _) in COMMANDS.items() for alias in aliases}
+_VERBS = {alias: verb for verb, (aliases, _) in COMMANDS.items() for alias in aliases}
 _ID = re.compile(r"#?(\d{1,18})$")
 _MAX_IDS = 50
 
@@ -68,7 +68,7 @@ def _with_ids(verb: str, rest: str) -> Command:
         if match is None:
             return Command(verb, error=f'"{word[:30]}" is not a draft number')
         ids.append(int(match.group(1)))
-    return Command(verb, ids=tuple(dict.fromkeys(ids[:_MAX_IDS])))
+    return Command(verb, ids=tuple(dict.fromkeys(ids))[:_MAX_IDS])
 
 
 def _with_id_and_text(verb: str, rest: str) -> Command:
@@ -88,4 +88,5 @@ def _with_id_and_text(verb: str, rest: str) -> Command:
 
 
 def help_text() -> str:
-    return "Commands:\n" + "\n".join(f"{usage}: {line}" for _, usage, line in COMMANDS.values())
+    """One line per command, short enough for one DM."""
+    return "\n".join("|".join(aliases) + usage[len(verb) :] for verb, (aliases, usage) in COMMANDS.items())

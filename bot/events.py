@@ -105,8 +105,7 @@ class Other(Event):
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.kind: cls
-    for cls in (Follow, FollowRequest, Mention, Reply, Reblog, Favourite, DirectCommand, Other)
+    cls.kind: cls for cls in (Follow, FollowRequest, Mention, Reply, Reblog, Favourite, DirectCommand, Other)
 }
 
 

@@ -75,7 +75,7 @@ class Listener:
         return recorded
 
 
-class StreamInbox(StreamListener):  # type: ignore[misc]
+class StreamInbox(StreamListener):
     """User-stream handlers: they only enqueue (no work on the socket thread)."""
 
     def __init__(self, inbox: queue.Queue[tuple[str, Any]], wake: Callable[[], None]) -> None:

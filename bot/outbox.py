@@ -93,7 +93,9 @@ class Outbox:
             failed = self.store.draft(draft.id)
             assert failed is not None
             return failed
-        self.store.mark_sent(draft.id, str(status["id"]), str(status.get("url") or status.get("uri") or ""), self.clock())
+        self.store.mark_sent(
+            draft.id, str(status["id"]), str(status.get("url") or status.get("uri") or ""), self.clock()
+        )
         LOGGER.info("posted draft #%d as %s", draft.id, status["id"])
         posted = self.store.draft(draft.id)
         assert posted is not None

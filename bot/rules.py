@@ -42,7 +42,9 @@ class Context:
     now: datetime
     self_id: str
     history: PersonHistory = field(
-        default_factory=lambda: PersonHistory(last_drafted={}, templates_used=frozenset(), engaged_before=False)
+        default_factory=lambda: PersonHistory(
+            last_drafted={}, templates_used=frozenset(), engaged_before=False
+        )
     )
     max_event_age: timedelta = timedelta(days=2)
     skip_bots: bool = True

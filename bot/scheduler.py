@@ -30,10 +30,19 @@ class Scheduler:
         seconds = max(interval.total_seconds(), 1.0)
         self._scheduler.add_job(job, "interval", seconds=seconds, id=name, name=name)
 
-    def daily(self, name: str, at: str, job: Callable[[], object], timezone: str = "UTC", day: str = "*") -> None:
+    def daily(
+        self, name: str, at: str, job: Callable[[], object], timezone: str = "UTC", day: str = "*"
+    ) -> None:
         hour, minute = at.split(":")
         self._scheduler.add_job(
-            job, "cron", day_of_week=day, hour=int(hour), minute=int(minute), timezone=timezone, id=name, name=name
+            job,
+            "cron",
+            day_of_week=day,
+            hour=int(hour),
+            minute=int(minute),
+            timezone=timezone,
+            id=name,
+            name=name,
         )
 
     def start(self) -> None:

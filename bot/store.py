@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Column, DateTime, Index, UniqueConstraint, func, update
@@ -252,9 +252,10 @@ class Store:
     def record_event(self, event: Event, now: datetime) -> bool:
         """Record an event once; False when its notification id was seen before."""
         with Session(self.engine) as session:
-            if session.exec(
-                select(EventRow.id).where(EventRow.notification_id == event.id)
-            ).first() is not None:
+            if (
+                session.exec(select(EventRow.id).where(EventRow.notification_id == event.id)).first()
+                is not None
+            ):
                 return False
             status = getattr(event, "status", None)
             session.add(
@@ -466,9 +467,10 @@ class Store:
     def person(self, acct_or_id: str) -> Person | None:
         with Session(self.engine) as session:
             acct = acct_or_id.lstrip("@")
-            row = session.get(PersonRow, acct) or session.exec(
-                select(PersonRow).where(func.lower(PersonRow.acct) == acct.lower())
-            ).first()
+            row = (
+                session.get(PersonRow, acct)
+                or session.exec(select(PersonRow).where(func.lower(PersonRow.acct) == acct.lower())).first()
+            )
             return _person(row) if row is not None else None
 
     def history(self, account_id: str) -> PersonHistory:
@@ -570,5 +572,3 @@ class Store:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-

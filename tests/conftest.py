@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from bot.app import App, build_app
 from bot.config import Settings, settings_from_dict
 from bot.text import html_to_text
 
+# Set by .ci/run when a PostgreSQL server answers; the store-backed tests then run on both stores.
 PG_URL = os.environ.get("FRONTROW_TEST_PG_URL", "")
 
 
@@ -52,7 +54,9 @@ class Person:
     api: Mastodon
 
     def texts_received(self, kind: str = "mention") -> list[str]:
-        return [html_to_text(n["status"]["content"]) for n in self.api.notifications(types=[kind]) if n["status"]]
+        return [
+            html_to_text(n["status"]["content"]) for n in self.api.notifications(types=[kind]) if n["status"]
+        ]
 
 
 @dataclass
@@ -61,6 +65,7 @@ class Community:
 
     server: MockServer
     tmp: Path
+    store_url: str
     bot: Person = field(init=False)
     approver: Person = field(init=False)
 
@@ -81,7 +86,7 @@ class Community:
     def config(self, **sections: Any) -> dict[str, Any]:
         data: dict[str, Any] = {
             "mastodon": {"base_url": self.server.base_url, "access_token": self.token(self.bot)},
-            "store": {"url": store_url(self.tmp)},
+            "store": {"url": self.store_url},
             "approval": {"approvers": ["alice"]},
             "listener": {"streaming": False, "max_event_age": "2d"},
             "rules": [
@@ -125,12 +130,6 @@ class Community:
         return str(person.api.access_token)
 
 
-def store_url(tmp: Path) -> str:
-    if PG_URL:
-        return PG_URL
-    return f"sqlite:///{tmp / 'frontrow.db'}"
-
-
 def to_toml(data: dict[str, Any]) -> str:
     """Just enough TOML writing for test configs (tables, arrays of tables, scalars, lists)."""
     import json
@@ -163,16 +162,29 @@ def server() -> Iterator[MockServer]:
         yield running
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty store: a SQLite file, or a new PostgreSQL database when a server is reachable."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'frontrow.db'}"
+        return
+    if not PG_URL:
+        pytest.skip("no PostgreSQL server (set FRONTROW_TEST_PG_URL)")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"frontrow_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture
-def community(server: MockServer, tmp_path: Path) -> Iterator[Community]:
-    yield Community(server, tmp_path)
-    if PG_URL:
-        reset_pg(PG_URL)
-
-
-def reset_pg(url: str) -> None:
-    from sqlmodel import SQLModel, create_engine
-
-    engine = create_engine(url)
-    SQLModel.metadata.drop_all(engine)
-    engine.dispose()
+def community(server: MockServer, tmp_path: Path, store_url: str) -> Community:
+    return Community(server, tmp_path, store_url)

@@ -132,14 +132,18 @@ def test_reply_forms_and_reject(community: Community) -> None:
     app.cycle()
     (draft,) = app.store.drafts()
     draft_dm = next(
-        n["status"] for n in community.approver.api.notifications(types=["mention"]) if "Draft #" in n["status"]["content"]
+        n["status"]
+        for n in community.approver.api.notifications(types=["mention"])
+        if "Draft #" in n["status"]["content"]
     )
     community.approver.api.status_reply(draft_dm, "no", visibility="direct")
     community.approver.api.status_post("@bot approve 999", visibility="direct")
     app.cycle()
 
     assert app.store.draft(draft.id).state == "rejected"
-    replies = [html_to_text(n["status"]["content"]) for n in community.approver.api.notifications(types=["mention"])]
+    replies = [
+        html_to_text(n["status"]["content"]) for n in community.approver.api.notifications(types=["mention"])
+    ]
     assert any(f"Rejected #{draft.id}" in r for r in replies)
     assert any("#999: no such draft" in r for r in replies)
     assert public_posts(community) == []
