@@ -13,19 +13,24 @@ from typing import Any
 from mastodon import Mastodon, MastodonError, MastodonNotFoundError, MastodonUnauthorizedError
 
 from bot import approval, rules
+from bot.approval import full_acct
 from bot.client import InstanceFacts, connect, instance_facts
 from bot.commands import parse_command
 from bot.config import Approver, Settings
 from bot.edge import to_account
-from bot.events import Account, DirectCommand, Event
+from bot.events import Account, DirectCommand, Event, NewDraft, StatusEvent
 from bot.listener import Listener, StreamInbox, open_stream
 from bot.outbox import Outbox
 from bot.scheduler import Scheduler
 from bot.store import Store, utcnow
-from bot.text import strip_leading_mentions
+from bot.text import clean_name, strip_leading_mentions
 
 LOGGER = logging.getLogger(__name__)
 LAST_DRAFT_DM = "last_draft_dm_at"
+SPIKE_SINCE, SPIKE_LAST, SPIKE_NOTICE = "spike_since", "spike_last_active", "spike_notice"
+EXPIRED_UNTOLD = "expired_untold"
+SUMMARY_ROOM = 40
+WELCOME_TEXT = "A warm welcome to everyone who just followed us! We're glad you're here. Say hello any time."
 
 
 class StartupError(Exception):
@@ -70,7 +75,12 @@ class App:
             self.api, self.store, self_id=me.id, approver_ids=frozenset(self.approvers), clock=self.clock
         )
         self._outbox = Outbox(
-            self.api, self.store, clock=self.clock, char_limit=self.facts.char_limit, dry_run=self.dry_run
+            self.api,
+            self.store,
+            clock=self.clock,
+            char_limit=self.facts.char_limit,
+            limits=self.settings.limits,
+            dry_run=self.dry_run,
         )
         LOGGER.info("signed in as %s; %d approver(s)", me.acct, len(self.approvers))
 
@@ -126,7 +136,6 @@ class App:
             self.outbox.flush()
 
     def process_events(self) -> None:
-        now = self.clock()
         while True:
             batch = self.store.unhandled_events()
             progressed = False
@@ -134,16 +143,27 @@ class App:
                 if isinstance(event, DirectCommand):
                     self.handle_command(event_id, event)
                     progressed = True
-                elif not self.store.is_paused():
-                    self.store.finish_event(event_id, self.draft_for(event, now), now)
+                elif not self.store.is_paused():  # paused: recorded now, drafted after `resume`
+                    now = self.clock()
+                    self.store.finish_event(event_id, self.draft_for(event_id, event, now), now)
                     progressed = True
             if not progressed or len(batch) < 500:
                 return
 
-    def draft_for(self, event: Event, now: datetime) -> Any:
+    def draft_for(self, event_id: int, event: Event, now: datetime) -> NewDraft | None:
         assert self.me is not None
         if event.kind not in {rule.on for rule in self.rules}:
             return None
+        limits = self.settings.limits
+        if self.store.count_drafts_since(now - timedelta(days=1)) >= limits.max_drafts_per_day:
+            LOGGER.warning("limits.max_drafts_per_day reached: no draft for event %s", event.id)
+            return None
+        if event.kind == "follow" and self._stadium(event_id, now):
+            return None
+        thread_key = None
+        if isinstance(event, StatusEvent) and event.kind in ("mention", "reply"):
+            parent = event.status.in_reply_to_id
+            thread_key = (self.store.thread_of(parent) or parent) if parent else event.status.id
         ctx = rules.Context(
             now=now,
             self_id=self.me.id,
@@ -152,8 +172,65 @@ class App:
             skip_bots=self.settings.etiquette.skip_bots,
             respect_nobot=self.settings.etiquette.respect_nobot,
             char_limit=self.facts.char_limit,
+            thread_key=thread_key,
+            thread_replies=self.store.count_thread_drafts(thread_key) if thread_key else 0,
+            max_replies_per_thread=self.settings.etiquette.max_replies_per_thread,
         )
         return rules.match(self.rules, event, ctx)
+
+    def _stadium(self, event_id: int, now: datetime) -> bool:
+        """True while more follows than `limits.spike_threshold` arrived within `limits.spike_window`.
+
+        Then individual thanks stop: one welcome draft greets the crowd, and the approvers hear of it once.
+        """
+        limits = self.settings.limits
+        window_start = now - limits.spike_window
+        count, first = self.store.follows_since(window_start)
+        if count <= limits.spike_threshold:
+            return False
+        rule = next((r for r in self.rules if r.on == "follow"), None)
+        last_active = self.store.get_state(SPIKE_LAST)
+        if rule is not None and (last_active is None or datetime.fromisoformat(last_active) < window_start):
+            since = first or now
+            welcome = self.store.save_draft(
+                NewDraft(
+                    rule=rule.name,
+                    account_id="",
+                    acct="",
+                    display_name="everyone who just arrived",
+                    text=WELCOME_TEXT,
+                    template=WELCOME_TEXT,
+                    visibility=rule.visibility,
+                    triage=3,
+                ),
+                now,
+                event_id=event_id,
+            )
+            self.store.set_state(SPIKE_SINCE, since.isoformat())
+            self.store.set_state(SPIKE_NOTICE, "pending")
+            LOGGER.info("stadium mode: %d follows since %s; welcome draft #%d", count, since, welcome)
+        if rule is not None:
+            reason = "stadium mode: one welcome draft instead"
+            self.store.retire_follow_thanks(window_start, rule.name, reason)
+        self.store.set_state(SPIKE_LAST, now.isoformat())
+        return True
+
+    def _spike_notice(self, now: datetime) -> str | None:
+        """The once-per-spike line for the approvers: how many, since when, and the likely cause."""
+        if self.store.get_state(SPIKE_NOTICE) != "pending":
+            return None
+        since = datetime.fromisoformat(self.store.get_state(SPIKE_SINCE) or now.isoformat())
+        count, _ = self.store.follows_since(since)
+        notice = (
+            f"Stadium mode: {count} people followed since {since:%H:%M} UTC. "
+            "Individual thanks are paused; one welcome draft greets them all."
+        )
+        booster = self.store.biggest_booster_since(since - self.settings.limits.spike_window)
+        if booster is not None:
+            who = full_acct(booster.acct, self.facts.domain)
+            notice += f" Likely cause: {clean_name(booster.display_name, booster.acct)} ({who}, "
+            notice += f"{booster.followers_count} followers) boosted one of our posts."
+        return notice
 
     def handle_command(self, event_id: int, event: DirectCommand) -> None:
         now = self.clock()
@@ -181,31 +258,55 @@ class App:
                 self.outbox.send_dm([approver.acct], text, in_reply_to_id=event.status.id)
 
     def expire_drafts(self) -> None:
+        """Pending drafts past `approval.expire_after` expire; the approvers hear of it in the next DM."""
         now = self.clock()
         expired = self.store.expire_drafts(now - self.settings.approval.expire_after)
         if expired:
-            ids = ", ".join(f"#{d.id}" for d in expired)
-            self.outbox.send_dm(self._approver_accts(), f"Expired without a decision: {ids}")
+            earlier = self.store.get_state(EXPIRED_UNTOLD) or ""
+            ids = " ".join(f"#{d.id}" for d in expired)
+            self.store.set_state(EXPIRED_UNTOLD, f"{earlier} {ids}".strip())
 
     def announce(self, *, force: bool) -> None:
-        """DM new drafts to the approvers, gathered within the batch window."""
-        drafts = self.store.drafts_to_announce()
-        if not drafts:
-            return
+        """DM new drafts to the approvers: batched, triaged, within the hourly DM cap."""
         now = self.clock()
+        drafts = sorted(self.store.drafts_to_announce(), key=lambda d: (d.triage, d.id))
+        notices = [n for n in (self._spike_notice(now), self._expiry_notice()) if n]
+        if not drafts and not notices:
+            return
         last = self.store.get_state(LAST_DRAFT_DM)
         window: timedelta = self.settings.approval.batch_window
         if not force and last is not None and now - datetime.fromisoformat(last) < window:
+            return  # inside the batch window: gather, send when it ends
+        sent_lately = self.store.count_dms_since(now - timedelta(hours=1))
+        allowed = self.settings.approval.max_dms_per_hour - sent_lately
+        if allowed <= 0:
             return
-        accts = self._approver_accts()
-        head = " ".join(f"@{a}" for a in accts)
-        blocks = [approval.draft_block(d, self.facts.domain) for d in drafts]
-        for text, group in approval.compose(head, blocks, self.facts.char_limit):
+        head = " ".join(f"@{a}" for a in self._approver_accts())
+        blocks = [*notices, *(approval.draft_block(d, self.facts.domain) for d in drafts)]
+        owners = [None] * len(notices) + [d.id for d in drafts]  # the draft each block shows
+        # Leave room for the "…and N more" line in the last message the cap allows.
+        messages = approval.compose(head, blocks, self.facts.char_limit - SUMMARY_ROOM)
+        for number, (text, group) in enumerate(messages[:allowed], start=1):
+            later = [owners[i] for _, g in messages[number:] for i in g] if number == allowed else []
+            rest = [draft_id for draft_id in later if draft_id is not None]
+            if rest:
+                text += f'\n\n…and {len(rest)} more: send "list"'
             dm_id = self.outbox.send_dm([], text)
             if dm_id is None:
                 return
-            self.store.mark_announced([drafts[i].id for i in group], dm_id, now)
+            self.store.log_dm(now)
+            self.store.mark_announced([o for i in group if (o := owners[i]) is not None], dm_id, now)
+            # Summarised, not dropped: they stay pending and `list` shows them.
+            self.store.mark_announced(rest, None, now)
+        if notices:
+            self.store.set_state(EXPIRED_UNTOLD, "")
+            if self.store.get_state(SPIKE_NOTICE) == "pending":
+                self.store.set_state(SPIKE_NOTICE, "sent")
         self.store.set_state(LAST_DRAFT_DM, now.isoformat())
+
+    def _expiry_notice(self) -> str | None:
+        ids = self.store.get_state(EXPIRED_UNTOLD)
+        return f"Expired without a decision: {ids}" if ids else None
 
     def _approver_accts(self) -> list[str]:
         return [a.acct for a in self.approvers.values()]

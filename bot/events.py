@@ -155,6 +155,9 @@ class NewDraft:
     visibility: str
     in_reply_to_id: str | None = None
     spoiler_text: str = ""
+    action: str = "post"
+    triage: int = 2
+    thread_key: str | None = None
 
 
 @dataclass(frozen=True)

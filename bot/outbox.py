@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from mastodon import (
     Mastodon,
@@ -15,6 +15,7 @@ from mastodon import (
     MastodonServerError,
 )
 
+from bot.config import LimitSettings
 from bot.store import Draft, Store
 from bot.text import truncate_to
 
@@ -35,13 +36,23 @@ class Outbox:
         *,
         clock: Callable[[], datetime],
         char_limit: int,
+        limits: LimitSettings,
         dry_run: bool = False,
     ) -> None:
         self.api = api
         self.store = store
         self.clock = clock
         self.char_limit = char_limit
+        self.limits = limits
         self.dry_run = dry_run
+
+    def may_post(self) -> bool:
+        """Outside quiet hours and under `limits.max_posts_per_hour`; otherwise approved posts wait."""
+        now = self.clock()
+        quiet = self.limits.quiet_hours
+        if quiet is not None and quiet.contains(now.astimezone(self.limits.tz).time()):
+            return False
+        return self.store.count_sent_since(now - timedelta(hours=1)) < self.limits.max_posts_per_hour
 
     def send_dm(self, to: Sequence[str], text: str, in_reply_to_id: str | None = None) -> str | None:
         """A direct message that mentions only `to` (approvers); returns its status id."""
@@ -62,6 +73,8 @@ class Outbox:
             return []
         sent: list[Draft] = []
         for draft in self.store.drafts("sending") + self.store.approved_drafts():
+            if not self.may_post():
+                break  # the rest wait, in order, for the next flush
             outcome = self._post(draft)
             if outcome is None:
                 break  # the server is struggling: stop here and keep the order for the next flush
@@ -73,7 +86,8 @@ class Outbox:
     def _post(self, draft: Draft) -> Draft | None:
         if not self.store.mark_sending(draft.id):
             return draft
-        body = f"@{draft.acct} {draft.text}"
+        # Only the person answered or thanked is mentioned; a crowd welcome mentions nobody.
+        body = f"@{draft.acct} {draft.text}" if draft.acct else draft.text
         try:
             # Same key on every retry: Mastodon returns the first post instead of making a second.
             status = self.api.status_post(

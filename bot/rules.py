@@ -51,6 +51,9 @@ class Context:
     respect_nobot: bool = True
     char_limit: int = 500
     recent_posts: frozenset[str] = frozenset()  # texts of our latest posts: no copy-paste look
+    thread_key: str | None = None  # the conversation a mention or reply belongs to
+    thread_replies: int = 0  # our drafts in that conversation so far
+    max_replies_per_thread: int = 3
 
 
 def phrase_pattern(phrase: str) -> re.Pattern[str]:
@@ -97,6 +100,9 @@ def skip_reason(event: Event, ctx: Context) -> str | None:
         return "the account asks for #nobot"
     if ctx.now - event.created_at > ctx.max_event_age:
         return "the event is older than listener.max_event_age"
+    if ctx.thread_key is not None and ctx.thread_replies >= ctx.max_replies_per_thread:
+        answered = ctx.thread_replies
+        return f"we already answered {answered} times in this thread (etiquette.max_replies_per_thread)"
     return None
 
 
@@ -185,10 +191,13 @@ def render(rule: Rule, event: Event, ctx: Context) -> NewDraft:
     in_reply_to_id = None
     spoiler = ""
     visibility = rule.visibility
+    triage = 3  # thanks for follows, boosts and favourites wait behind conversations
     if isinstance(event, StatusEvent) and event.kind in ("mention", "reply"):
         in_reply_to_id = event.status.id
         spoiler = event.status.spoiler_text
         visibility = narrower_visibility(rule.visibility, event.status.visibility)
+        known = ctx.history.engaged_before or bool(ctx.history.last_drafted)
+        triage = 0 if "?" in event.status.text else 1 if known else 2
     return NewDraft(
         rule=rule.name,
         account_id=account.id,
@@ -199,4 +208,6 @@ def render(rule: Rule, event: Event, ctx: Context) -> NewDraft:
         visibility=visibility,
         in_reply_to_id=in_reply_to_id,
         spoiler_text=spoiler,
+        triage=triage,
+        thread_key=ctx.thread_key,
     )

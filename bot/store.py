@@ -105,8 +105,12 @@ class DraftRow(SQLModel, table=True):
     spoiler_text: str = ""
     text: str
     template: str = ""
+    action: str = "post"  # post | boost | favourite
+    triage: int = 2  # order for the approver: 0 questions, 1 people we know, 2 first contacts, 3 thanks
+    thread_key: str | None = Field(default=None, index=True)  # the conversation a reply belongs to
     state: str = Field(default="pending", index=True)
     created_at: datetime = _ts()
+    sent_at: datetime | None = _ts(index=True)
     dm_sent_at: datetime | None = _ts()
     decided_at: datetime | None = _ts()
     decided_by: str | None = None
@@ -123,6 +127,14 @@ class DraftMessageRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     dm_status_id: str = Field(index=True)
     draft_id: int
+
+
+class DmLogRow(SQLModel, table=True):
+    """When each DM to the approvers went out, for `approval.max_dms_per_hour`."""
+
+    __tablename__ = "dm_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(index=True)
 
 
 class StateRow(SQLModel, table=True):
@@ -146,7 +158,11 @@ class Draft:
     spoiler_text: str
     text: str
     template: str
+    action: str
+    triage: int
+    thread_key: str | None
     created_at: datetime
+    sent_at: datetime | None
     dm_sent_at: datetime | None
     decided_by: str | None
     command_status_id: str | None
@@ -194,7 +210,11 @@ def _draft(row: DraftRow) -> Draft:
         spoiler_text=row.spoiler_text,
         text=row.text,
         template=row.template,
+        action=row.action,
+        triage=row.triage,
+        thread_key=row.thread_key,
         created_at=row.created_at,
+        sent_at=row.sent_at,
         dm_sent_at=row.dm_sent_at,
         decided_by=row.decided_by,
         command_status_id=row.command_status_id,
@@ -406,16 +426,17 @@ class Store:
         with Session(self.engine) as session:
             row = session.get(DraftRow, draft_id)
             assert row is not None
-            row.state, row.status_id, row.status_url = "sent", status_id, status_url
-            session.add(
-                InteractionRow(
-                    account_id=row.account_id,
-                    direction="ours",
-                    kind=OURS_REPLY if row.in_reply_to_id else OURS_THANKS,
-                    status_id=status_id,
-                    at=now,
+            row.state, row.status_id, row.status_url, row.sent_at = "sent", status_id, status_url, now
+            if row.account_id:  # a crowd welcome is nobody's ledger entry
+                session.add(
+                    InteractionRow(
+                        account_id=row.account_id,
+                        direction="ours",
+                        kind=OURS_REPLY if row.in_reply_to_id else OURS_THANKS,
+                        status_id=status_id,
+                        at=now,
+                    )
                 )
-            )
             session.commit()
 
     def mark_failed(self, draft_id: int, error: str) -> None:
@@ -534,6 +555,76 @@ class Store:
         with Session(self.engine) as session:
             return session.exec(
                 select(func.count()).select_from(DraftRow).where(col(DraftRow.created_at) >= since)
+            ).one()
+
+    def count_sent_since(self, since: datetime) -> int:
+        with Session(self.engine) as session:
+            return session.exec(
+                select(func.count()).select_from(DraftRow).where(col(DraftRow.sent_at) >= since)
+            ).one()
+
+    def follows_since(self, since: datetime) -> tuple[int, datetime | None]:
+        """How many follows arrived since `since`, and when the first of them came."""
+        with Session(self.engine) as session:
+            count, first = session.exec(
+                select(func.count(), func.min(EventRow.created_at)).where(
+                    EventRow.kind == "follow", col(EventRow.created_at) >= since
+                )
+            ).one()
+        return int(count), first
+
+    def biggest_booster_since(self, since: datetime) -> Person | None:
+        """The account with the most followers that boosted one of our posts since `since`."""
+        with Session(self.engine) as session:
+            row = session.exec(
+                select(PersonRow)
+                .join(EventRow, col(EventRow.account_id) == col(PersonRow.account_id))
+                .where(EventRow.kind == "reblog", col(EventRow.created_at) >= since)
+                .order_by(col(PersonRow.followers_count).desc())
+            ).first()
+            return _person(row) if row is not None else None
+
+    def retire_follow_thanks(self, since: datetime, rule: str, reason: str) -> int:
+        """Pending, not yet announced thanks of `rule` since `since` give way to one welcome draft."""
+        with Session(self.engine) as session:
+            result = session.exec(
+                update(DraftRow)
+                .where(
+                    col(DraftRow.rule) == rule,
+                    col(DraftRow.state) == "pending",
+                    col(DraftRow.dm_sent_at).is_(None),
+                    col(DraftRow.created_at) >= since,
+                )
+                .values(state="expired", error=reason)
+            )
+            session.commit()
+            return int(result.rowcount)
+
+    def thread_of(self, status_id: str) -> str | None:
+        """The thread key of our post `status_id`, when it is one of our sent replies."""
+        with Session(self.engine) as session:
+            return session.exec(select(DraftRow.thread_key).where(DraftRow.status_id == status_id)).first()
+
+    def count_thread_drafts(self, thread_key: str) -> int:
+        with Session(self.engine) as session:
+            return session.exec(
+                select(func.count())
+                .select_from(DraftRow)
+                .where(
+                    DraftRow.thread_key == thread_key,
+                    col(DraftRow.state).notin_(("rejected", "expired", "failed")),
+                )
+            ).one()
+
+    def log_dm(self, now: datetime) -> None:
+        with Session(self.engine) as session:
+            session.add(DmLogRow(at=now))
+            session.commit()
+
+    def count_dms_since(self, since: datetime) -> int:
+        with Session(self.engine) as session:
+            return session.exec(
+                select(func.count()).select_from(DmLogRow).where(col(DmLogRow.at) >= since)
             ).one()
 
     # --- small state: cursor, pause, heartbeat ------------------------------

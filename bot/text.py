@@ -16,7 +16,7 @@ MAX_HTML_CHARS = 100_000  # statuses are ~500 chars; anything far bigger is host
 URL_LENGTH = 23  # Mastodon's characters_reserved_per_url
 NAME_MAX_CHARS = 60
 ELLIPSIS = "…"
-ZWJ = "\u200d"
+_ZWJ = "\u200d"
 
 # Mastodon's Account::MENTION_RE: an @ not preceded by a word char, "/" or "=" (so URLs do not mention).
 _USERNAME = r"[a-z0-9_]+(?:[.-]+[a-z0-9_]+)*"
@@ -153,7 +153,7 @@ def _remove_invisibles(text: str) -> str:
         category = unicodedata.category(char)
         if category in ("Zl", "Zp", "Cc"):
             kept.append(" ")
-        elif category not in ("Cf", "Cs") or (char == ZWJ and _joins_emoji(text, index)):
+        elif category not in ("Cf", "Cs") or (char == _ZWJ and _joins_emoji(text, index)):
             kept.append(char)
     return "".join(kept)
 
@@ -238,14 +238,17 @@ def truncate_to(text: str, limit: int) -> str:
     budget = limit - len(ELLIPSIS)
     kept: list[str] = []
     used = 0
+    cut_mid_word = False
     for piece, weight in _units(text):
         if used + weight > budget:
+            cut_mid_word = not piece.isspace() and bool(kept) and not kept[-1].isspace()
             break
         kept.append(piece)
         used += weight
     body = "".join(kept)
     boundary = max(body.rfind(" "), body.rfind("\n"))
-    if boundary > len(body) // 2:  # a far-back boundary would throw away most of the text
+    # Back off to the last word boundary unless that would throw away most of the text.
+    if cut_mid_word and boundary > len(body) // 2:
         body = body[:boundary]
     body = body.rstrip()
     # Cutting can only shorten entities, but make sure rather than trust it.

@@ -318,6 +318,8 @@ def test_url_weight_matches_the_server() -> None:
     [
         ("short", 10, "short"),
         ("hello world again", 12, "hello world…"),
+        ("hello world again", 14, "hello world…"),
+        ("aaaaaa bb cc dd", 13, "aaaaaa bb cc…"),  # the cut fell on a boundary: keep the word
         ("abcdefghij", 5, "abcd…"),
         ("a b", 0, ""),
         ("abc", 1, "…"),
