@@ -147,7 +147,7 @@ class App:
                     now = self.clock()
                     self.store.finish_event(event_id, self.draft_for(event_id, event, now), now)
                     progressed = True
-            if not progressed or len(batch) < 500:
+            if not progressed:  # a `resume` in this batch lets the skipped events through next round
                 return
 
     def draft_for(self, event_id: int, event: Event, now: datetime) -> NewDraft | None:

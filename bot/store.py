@@ -591,6 +591,7 @@ class Store:
                 update(DraftRow)
                 .where(
                     col(DraftRow.rule) == rule,
+                    col(DraftRow.acct) != "",  # the welcome itself stays
                     col(DraftRow.state) == "pending",
                     col(DraftRow.dm_sent_at).is_(None),
                     col(DraftRow.created_at) >= since,

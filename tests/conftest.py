@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from mastodon_mock.testing import MockServer
 
 from bot.app import App, build_app
 from bot.config import Settings, settings_from_dict
+from bot.store import utcnow
 from bot.text import html_to_text
 
 # Set by .ci/run when a PostgreSQL server answers; the store-backed tests then run on both stores.
@@ -34,6 +36,19 @@ def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "c
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+class Clock:
+    """An injected clock: real time plus whatever the test moved it forward by."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return utcnow() + self.offset
+
+    def advance(self, delta: timedelta) -> None:
+        self.offset += delta
 
 
 def mock_config(**extra: Any) -> MastodonMockConfig:
@@ -115,8 +130,8 @@ class Community:
     def settings(self, **sections: Any) -> Settings:
         return settings_from_dict(self.config(**sections), env={})
 
-    def app(self, *, dry_run: bool = False, **sections: Any) -> App:
-        app = build_app(self.settings(**sections), dry_run=dry_run)
+    def app(self, *, dry_run: bool = False, clock: Callable[[], datetime] = utcnow, **sections: Any) -> App:
+        app = build_app(self.settings(**sections), dry_run=dry_run, clock=clock)
         app.start()
         return app
 
