@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from mastodon import Mastodon, MastodonError, MastodonNotFoundError, MastodonUnauthorizedError
@@ -16,7 +17,7 @@ from bot import approval, rules
 from bot.approval import full_acct
 from bot.client import InstanceFacts, connect, instance_facts
 from bot.commands import parse_command
-from bot.config import Approver, Settings
+from bot.config import Approver, ConfigError, Settings
 from bot.edge import to_account
 from bot.events import Account, DirectCommand, Event, NewDraft, StatusEvent
 from bot.listener import Listener, StreamInbox, open_stream
@@ -110,6 +111,18 @@ class App:
         except MastodonError as exc:
             LOGGER.warning("could not follow the approvers (%s); their DMs may be filtered", exc)
 
+    def reload(self, settings: Settings) -> None:
+        """Take a new, valid config: new rules and limits from the next event on."""
+        old_approvers = self.settings.approval.approvers
+        self.settings = settings
+        self.rules = rules.compile_rules(settings.rules)
+        self.outbox.limits = settings.limits
+        if settings.approval.approvers != old_approvers:
+            self.approvers = self._resolve_approvers()
+            self._follow_approvers()
+            self.listener.approver_ids = frozenset(self.approvers)
+        LOGGER.info("config reloaded: %d rule(s)", len(self.rules))
+
     @property
     def listener(self) -> Listener:
         assert self._listener is not None, "start() first"
@@ -125,6 +138,7 @@ class App:
     def cycle(self, *, force_dms: bool = True) -> None:
         """One full cycle: catch up, handle events and commands, send draft DMs, post approved drafts."""
         self.listener.catch_up()
+        self.listener.check_replies()
         self.work(force_dms=force_dms)
 
     def work(self, *, force_dms: bool = False) -> None:
@@ -152,7 +166,8 @@ class App:
 
     def draft_for(self, event_id: int, event: Event, now: datetime) -> NewDraft | None:
         assert self.me is not None
-        if event.kind not in {rule.on for rule in self.rules}:
+        wanted = {rule.on for rule in self.rules}
+        if event.kind not in wanted and not ("reply" in wanted and rules.answers_us(event, self.me.id)):
             return None
         limits = self.settings.limits
         if self.store.count_drafts_since(now - timedelta(days=1)) >= limits.max_drafts_per_day:
@@ -175,6 +190,7 @@ class App:
             thread_key=thread_key,
             thread_replies=self.store.count_thread_drafts(thread_key) if thread_key else 0,
             max_replies_per_thread=self.settings.etiquette.max_replies_per_thread,
+            recent_posts=self.store.recent_post_texts(),
         )
         return rules.match(self.rules, event, ctx)
 
@@ -281,7 +297,7 @@ class App:
         allowed = self.settings.approval.max_dms_per_hour - sent_lately
         if allowed <= 0:
             return
-        head = " ".join(f"@{a}" for a in self._approver_accts())
+        head = " ".join(f"@{a}" for a in self.approver_accts())
         blocks = [*notices, *(approval.draft_block(d, self.facts.domain) for d in drafts)]
         owners = [None] * len(notices) + [d.id for d in drafts]  # the draft each block shows
         # Leave room for the "…and N more" line in the last message the cap allows.
@@ -308,7 +324,7 @@ class App:
         ids = self.store.get_state(EXPIRED_UNTOLD)
         return f"Expired without a decision: {ids}" if ids else None
 
-    def _approver_accts(self) -> list[str]:
+    def approver_accts(self) -> list[str]:
         return [a.acct for a in self.approvers.values()]
 
 
@@ -339,7 +355,43 @@ def build_app(settings: Settings, *, dry_run: bool = False, clock: Callable[[], 
     )
 
 
-def serve(app: App, stop: threading.Event) -> None:
+@dataclass
+class ConfigWatch:
+    """Reloads the config on SIGHUP (`requested`) or when the file changes; a broken one is refused."""
+
+    path: Path
+    load: Callable[[Path], Settings]
+    requested: threading.Event = field(default_factory=threading.Event)
+    _seen: float | None = None
+
+    def _mtime(self) -> float | None:
+        try:
+            return self.path.stat().st_mtime_ns / 1e9
+        except OSError:
+            return None
+
+    def __post_init__(self) -> None:
+        self._seen = self._mtime()
+
+    def poll(self, app: App) -> None:
+        mtime = self._mtime()
+        if not self.requested.is_set() and mtime == self._seen:
+            return
+        self.requested.clear()
+        self._seen = mtime
+        try:
+            settings = self.load(self.path)
+        except ConfigError as exc:
+            LOGGER.error("config reload refused, the previous config stays: %s", "; ".join(exc.errors))
+            shown = "\n".join(exc.errors[:5])
+            app.outbox.send_dm(
+                app.approver_accts(), f"Config reload refused; the previous config stays.\n{shown}"
+            )
+            return
+        app.reload(settings)
+
+
+def serve(app: App, stop: threading.Event, watch: ConfigWatch | None = None) -> None:
     """The long-lived service: stream + poll until `stop` is set, then close cleanly."""
     app.start()
     settings = app.settings
@@ -361,6 +413,8 @@ def serve(app: App, stop: threading.Event) -> None:
         while not stop.is_set():
             wake.wait(timeout=1.0)
             wake.clear()
+            if watch is not None:
+                watch.poll(app)
             _drain(app, inbox)
             try:
                 app.work()
@@ -375,7 +429,7 @@ def serve(app: App, stop: threading.Event) -> None:
 
 
 def _drain(app: App, inbox: queue.Queue[tuple[str, Any]]) -> None:
-    catch_up = False
+    catch_up = check_replies = False
     while True:
         try:
             kind, data = inbox.get_nowait()
@@ -383,10 +437,13 @@ def _drain(app: App, inbox: queue.Queue[tuple[str, Any]]) -> None:
             break
         if kind in ("poll", "reconnected"):
             catch_up = True
+            check_replies = check_replies or kind == "poll"
         else:
             app.listener.record(kind, data)
-    if catch_up:
-        try:
+    try:
+        if catch_up:
             app.listener.catch_up()
-        except MastodonError as exc:
-            LOGGER.warning("catch-up failed (%s); will retry at the next poll", exc)
+        if check_replies:
+            app.listener.check_replies()
+    except MastodonError as exc:
+        LOGGER.warning("catch-up failed (%s); will retry at the next poll", exc)

@@ -20,7 +20,7 @@ def full_acct(acct: str, domain: str) -> str:
 
 def draft_block(draft: Draft, domain: str) -> str:
     """`Draft #<id>` line (rule, who it is for), then the text as it would be posted."""
-    kind = "reply" if draft.in_reply_to_id else draft.visibility
+    kind = f"reply, {draft.visibility}" if draft.in_reply_to_id else draft.visibility
     who = f"{defang(draft.display_name)} ({full_acct(draft.acct, domain)})" if draft.acct else "everyone"
     return f"Draft #{draft.id} · {draft.rule} · for {who} · {kind}\n{defang(draft.text)}"
 

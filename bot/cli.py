@@ -86,8 +86,9 @@ def run(
     """The service: listen, draft, ask the approvers, post what they approve."""
     from mastodon import MastodonError
 
-    from bot.app import StartupError, build_app, serve
+    from bot.app import ConfigWatch, StartupError, build_app, serve
 
+    path = resolve_config_path(OPTIONS.config, os.environ)
     app = build_app(settings(), dry_run=dry_run)
     try:
         if once:
@@ -95,9 +96,11 @@ def run(
             app.cycle(force_dms=True)
             return
         stop = threading.Event()
+        watch = ConfigWatch(path, lambda p: load_settings(p, os.environ))
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-        serve(app, stop)
+        signal.signal(signal.SIGHUP, lambda *_: watch.requested.set())
+        serve(app, stop, watch)
     except StartupError as exc:
         fail(str(exc))
     except MastodonError as exc:

@@ -135,6 +135,10 @@ def _to_reply(status: Mapping[str, Any], *, self_id: str) -> Reply | None:
     # approver sends it); turning it into a Reply as well would draft an answer to a command.
     if status.get("visibility") == "direct":
         return None
+    # A reply that mentions us arrives as a mention notification too: one event per status.
+    mentions = status.get("mentions") or []
+    if any(isinstance(m, Mapping) and _id(m.get("id")) == self_id for m in mentions):
+        return None
     status_id = _id(status.get("id"))
     raw_author = status.get("account")
     if not status_id or not isinstance(raw_author, Mapping):

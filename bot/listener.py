@@ -7,7 +7,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from mastodon import Mastodon, MastodonError
@@ -21,6 +21,9 @@ LOGGER = logging.getLogger(__name__)
 PAGE_SIZE = 80  # Mastodon's maximum page of notifications
 # A first start reads the whole history forward; old events are recorded, never drafted for.
 START_CURSOR = "0"
+REPLY_CHECK_WINDOW = timedelta(days=7)
+REPLY_CHECK_EVERY = timedelta(hours=1)
+REPLY_CHECK_MAX_POSTS = 20
 
 
 class Listener:
@@ -41,6 +44,7 @@ class Listener:
         self.approver_ids = approver_ids
         self.clock = clock
         self._lock = threading.Lock()  # one catch-up at a time (poll job, reconnects)
+        self._context_checked: dict[str, datetime] = {}
 
     def convert(self, kind: str, data: Mapping[str, Any]) -> Event | None:
         """A stream or poll payload as our event (None for what we do not listen to)."""
@@ -72,6 +76,40 @@ class Listener:
                     on_page(len(page))
         if recorded:
             LOGGER.info("caught up: %d new events", recorded)
+        return recorded
+
+    def check_replies(self, *, max_posts: int = REPLY_CHECK_MAX_POSTS) -> int:
+        """Replies that did not mention us raise no notification: read the threads of our recent posts.
+
+        Bounded: posts of the last week, each at most once an hour, a few per call.
+        """
+        now = self.clock()
+        since = now - REPLY_CHECK_WINDOW
+        ours = self.store.sent_status_ids_since(since)
+        try:
+            # Posts the people behind the account wrote themselves count too.
+            for status in self.api.account_statuses(self.self_id, limit=40, exclude_reblogs=True):
+                if status["visibility"] != "direct" and status["created_at"] >= since:
+                    ours.append(str(status["id"]))
+        except MastodonError as exc:
+            LOGGER.info("could not read our recent posts: %s", exc)
+        never = datetime.min.replace(tzinfo=now.tzinfo)
+        due = [
+            status_id
+            for status_id in dict.fromkeys(ours)
+            if now - self._context_checked.get(status_id, never) >= REPLY_CHECK_EVERY
+        ]
+        recorded = 0
+        for status_id in due[:max_posts]:
+            self._context_checked[status_id] = now
+            try:
+                context = self.api.status_context(status_id)
+            except MastodonError as exc:
+                LOGGER.info("could not read the thread of %s: %s", status_id, exc)
+                continue
+            for status in context.get("descendants") or []:
+                if str(status.get("in_reply_to_id")) == status_id:
+                    recorded += self.record("update", status)
         return recorded
 
 

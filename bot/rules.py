@@ -87,6 +87,15 @@ def compile_rules(configured: Sequence[Any]) -> tuple[Rule, ...]:
     return tuple(sorted(compiled, key=lambda rule: -rule.priority))
 
 
+def answers_us(event: Event, self_id: str) -> bool:
+    """A mention that replies to one of our posts is a reply too (it just also notified us)."""
+    return (
+        isinstance(event, StatusEvent)
+        and event.kind == "mention"
+        and event.status.in_reply_to_account_id == self_id
+    )
+
+
 def skip_reason(event: Event, ctx: Context) -> str | None:
     """Why nobody should be drafted for at all for this event, or None."""
     account = event.account
@@ -108,7 +117,7 @@ def skip_reason(event: Event, ctx: Context) -> str | None:
 
 def rule_mismatch(rule: Rule, event: Event, ctx: Context) -> str | None:
     """Why this rule does not match the event, or None when it matches."""
-    if rule.on != event.kind:
+    if rule.on != event.kind and not (rule.on == "reply" and answers_us(event, ctx.self_id)):
         return f"it is for {rule.on} events, this is a {event.kind}"
     text = event.status.text if isinstance(event, StatusEvent) else ""
     if rule.contains_any and not any(p.search(text) for p in rule.contains_any):

@@ -143,6 +143,97 @@ class StateRow(SQLModel, table=True):
     value: str
 
 
+# --- ledger and listening tables (queried by bot/ledger.py) ------------------------------------
+# Indexes the ledger queries need at 100k people / 1M interactions: window scans by direction and
+# time (covering account and kind), per-person totals by kind, and our acts found by status id.
+# create_all() adds them to new databases only; Store.upgrade must create them for existing ones.
+LEDGER_INDEXES = (
+    Index(
+        "ix_interactions_direction_at",
+        col(InteractionRow.direction),
+        col(InteractionRow.at),
+        col(InteractionRow.account_id),
+        col(InteractionRow.kind),
+    ),
+    Index(
+        "ix_interactions_person_kind",
+        col(InteractionRow.account_id),
+        col(InteractionRow.direction),
+        col(InteractionRow.kind),
+    ),
+    Index("ix_interactions_status", col(InteractionRow.status_id)),
+)
+
+
+class OurPostRow(SQLModel, table=True):
+    """Our own non-direct statuses, read back from our profile, for the link-love ratio."""
+
+    __tablename__ = "our_posts"
+    id: int | None = Field(default=None, primary_key=True)
+    status_id: str = Field(unique=True, index=True)
+    created_at: datetime = _ts(index=True)
+    visibility: str
+    kind: str  # post | reply | boost; reply and boost only when they are for someone else
+    in_reply_to_account_id: str | None = None
+    reblog_of_account_id: str | None = None
+
+
+class DigestRow(SQLModel, table=True):
+    """One listening digest; the newest one owns the numbers that `boost N` refers to."""
+
+    __tablename__ = "digests"
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _ts(index=True)
+
+
+class DigestItemRow(SQLModel, table=True):
+    __tablename__ = "digest_items"
+    __table_args__ = (UniqueConstraint("digest_id", "number", name="uq_digest_items_number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    digest_id: int = Field(foreign_key="digests.id")
+    number: int
+    status_id: str | None = Field(default=None, index=True)  # on our instance; None for a feed entry
+    account_id: str | None = None
+    acct: str
+    display_name: str = ""
+    url: str = Field(default="", index=True)
+    excerpt: str = ""
+    source: str = "home"  # home | list:<name> | watch | feed
+    created_at: datetime = _ts()  # when the post was written
+
+
+class FeedStateRow(SQLModel, table=True):
+    """Per public feed: the validators for conditional GET and when we may ask again."""
+
+    __tablename__ = "feed_state"
+    url: str = Field(primary_key=True)
+    acct: str = ""
+    title: str = ""
+    nobot: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+    last_fetched: datetime | None = _ts()
+    next_fetch: datetime | None = _ts()
+    failures: int = 0
+    last_error: str | None = None
+
+
+class FeedEntryRow(SQLModel, table=True):
+    __tablename__ = "feed_entries"
+    __table_args__ = (UniqueConstraint("feed_url", "entry_id", name="uq_feed_entries_entry"),)
+    id: int | None = Field(default=None, primary_key=True)
+    feed_url: str
+    entry_id: str
+    acct: str
+    url: str
+    excerpt: str = ""
+    published: datetime = _ts(index=True)
+    fetched_at: datetime = _ts()
+
+
+# --- end of ledger and listening tables ----------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Draft:
     """A draft as the other stages see it."""
@@ -556,6 +647,27 @@ class Store:
             return session.exec(
                 select(func.count()).select_from(DraftRow).where(col(DraftRow.created_at) >= since)
             ).one()
+
+    def sent_status_ids_since(self, since: datetime) -> list[str]:
+        """Our posts (made through Frontrow) since `since`, newest first."""
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(DraftRow.status_id)
+                .where(col(DraftRow.sent_at) >= since, col(DraftRow.status_id).is_not(None))
+                .order_by(col(DraftRow.sent_at).desc())
+            ).all()
+            return [r for r in rows if r]
+
+    def recent_post_texts(self, limit: int = 20) -> frozenset[str]:
+        """The texts of our latest posts, so a template does not repeat itself in view."""
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(DraftRow.text)
+                .where(col(DraftRow.sent_at).is_not(None))
+                .order_by(col(DraftRow.sent_at).desc())
+                .limit(limit)
+            ).all()
+            return frozenset(rows)
 
     def count_sent_since(self, since: datetime) -> int:
         with Session(self.engine) as session:

@@ -14,11 +14,12 @@ from typing import Any
 import httpx
 import pytest
 from mastodon import Mastodon
-from mastodon_mock.config import DatabaseConfig, MastodonMockConfig, SeedConfig, StreamingConfig
+from mastodon_mock.config import MastodonMockConfig
 from mastodon_mock.testing import MockServer
 
 from bot.app import App, build_app
 from bot.config import Settings, settings_from_dict
+from bot.demo import instance_config
 from bot.store import utcnow
 from bot.text import html_to_text
 
@@ -51,13 +52,9 @@ class Clock:
         self.offset += delta
 
 
-def mock_config(**extra: Any) -> MastodonMockConfig:
-    return MastodonMockConfig(
-        database=DatabaseConfig(path=":memory:"),
-        seed=SeedConfig(),
-        streaming=StreamingConfig(heartbeat_seconds=0.5),
-        **extra,
-    )
+def mock_config(workdir: Path, **extra: Any) -> MastodonMockConfig:
+    """An empty instance whose database and media live in `workdir` (nothing left behind in /tmp)."""
+    return instance_config(workdir, **extra)
 
 
 @dataclass
@@ -172,8 +169,8 @@ def to_toml(data: dict[str, Any]) -> str:
 
 
 @pytest.fixture
-def server() -> Iterator[MockServer]:
-    with MockServer(config=mock_config()) as running:
+def server(tmp_path: Path) -> Iterator[MockServer]:
+    with MockServer(config=mock_config(tmp_path)) as running:
         yield running
 
 

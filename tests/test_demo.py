@@ -1,0 +1,84 @@
+"""`frontrow demo`: the scripted community, drafts by DM, approval, posts, and nothing left behind."""
+
+from __future__ import annotations
+
+import builtins
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.demo import EDITED_ANSWER, run_demo
+
+
+def flat(text: str) -> str:
+    """Output with rich's line wrapping undone, so wrapped sentences can be matched whole."""
+    return " ".join(text.split())
+
+
+def store_folder(output: str) -> Path:
+    match = re.search(r"Frontrow's store in (\S+) \(deleted at the end\)", output)
+    assert match, output
+    return Path(match.group(1))
+
+
+def test_demo_once_plays_the_script_and_cleans_up(tmp_path: Path) -> None:
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmpdir)}
+    env.pop("FRONTROW_ACCESS_TOKEN", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "demo", "--once"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,  # --once never reads stdin
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    out = flat(done.stdout)
+    assert "Draft #" in out
+    assert "thank-new-followers · for Fran Fan (fan@mock.local)" in out
+    assert "answer-questions · for Fran Fan (fan@mock.local)" in out
+    assert "Connie Connector (25 followers)" in out
+    assert "No draft for Quiet Reader" in out and "No draft for News Bot" in out
+    assert f"Posted (unlisted, in reply to Fran Fan's post): @fan {EDITED_ANSWER}" in out
+    assert "Posted (unlisted): @fan Thanks for the follow, Fran Fan!" in out
+    assert "Posted (unlisted): @connector Thanks for the follow, Connie Connector!" in out
+    # Third persons are never written with a leading @ in the approver's DMs.
+    assert "@fan@" not in out
+    folder = store_folder(done.stdout)
+    assert folder.parent == tmpdir and not folder.exists()
+    assert list(tmpdir.iterdir()) == []  # the practice instance's files went with it
+
+
+def test_interactive_demo_answers_dms_and_cleans_up_on_ctrl_c(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    typed: Iterator[str] = iter(["help", "more", "ok 4"])
+
+    def fake_input(prompt: str = "") -> str:
+        line = next(typed, None)
+        if line is None:
+            raise KeyboardInterrupt
+        return line
+
+    monkeypatch.setattr(builtins, "input", fake_input)
+
+    assert run_demo(once=False) == 130
+
+    out = flat(capsys.readouterr().out)
+    assert "you → bot (DM)>" in out
+    assert "edit 12 <new text>" in out  # the bot's help, by DM
+    assert 'New Reader 1 follows and asks: "do you run a book club?"' in out
+    assert "Draft #4 · thank-new-followers · for New Reader 1" in out
+    assert "Posted #4:" in out and "Posted (unlisted): @newreader1 Thanks for the follow" in out
+    assert not store_folder(out).exists()
+    assert list(tmp_path.iterdir()) == []
