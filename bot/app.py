@@ -15,7 +15,7 @@ from mastodon import Mastodon, MastodonError, MastodonNotFoundError, MastodonUna
 
 from bot import approval, rules
 from bot.approval import full_acct
-from bot.client import InstanceFacts, connect, instance_facts
+from bot.client import InstanceFacts, Pacer, connect, instance_facts
 from bot.commands import parse_command
 from bot.config import Approver, ConfigError, Settings
 from bot.edge import to_account
@@ -54,6 +54,7 @@ class App:
     rules: tuple[rules.Rule, ...]
     clock: Callable[[], datetime] = utcnow
     dry_run: bool = False
+    stopping: threading.Event = field(default_factory=threading.Event)  # set by SIGTERM/SIGINT
     me: Account | None = None
     approvers: dict[str, Approver] = field(default_factory=dict)  # account id → approver
     facts: InstanceFacts = field(default_factory=lambda: InstanceFacts("localhost", 500))
@@ -82,6 +83,7 @@ class App:
             char_limit=self.facts.char_limit,
             limits=self.settings.limits,
             dry_run=self.dry_run,
+            stopping=self.stopping,
         )
         LOGGER.info("signed in as %s; %d approver(s)", me.acct, len(self.approvers))
 
@@ -345,13 +347,17 @@ def _split(text: str, limit: int) -> list[str]:
 
 def build_app(settings: Settings, *, dry_run: bool = False, clock: Callable[[], datetime] = utcnow) -> App:
     """The one place that wires everything. Nothing here contacts the instance."""
+    stopping = threading.Event()
+    # One pacer for every thread that talks to the instance; it gives up waiting when we stop.
+    pacer = Pacer(stop=stopping)
     return App(
         settings=settings,
         store=open_store(settings),
-        api=connect(settings.mastodon.base_url, settings.mastodon.access_token),
+        api=connect(settings.mastodon.base_url, settings.mastodon.access_token, pacer=pacer),
         rules=rules.compile_rules(settings.rules),
         clock=clock,
         dry_run=dry_run,
+        stopping=stopping,
     )
 
 
@@ -391,8 +397,9 @@ class ConfigWatch:
         app.reload(settings)
 
 
-def serve(app: App, stop: threading.Event, watch: ConfigWatch | None = None) -> None:
-    """The long-lived service: stream + poll until `stop` is set, then close cleanly."""
+def serve(app: App, watch: ConfigWatch | None = None) -> None:
+    """The long-lived service: stream + poll until `app.stopping` is set, then close cleanly."""
+    stop = app.stopping
     app.start()
     settings = app.settings
     inbox: queue.Queue[tuple[str, Any]] = queue.Queue()

@@ -7,7 +7,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -95,12 +94,11 @@ def run(
             app.start()
             app.cycle(force_dms=True)
             return
-        stop = threading.Event()
         watch = ConfigWatch(path, lambda p: load_settings(p, os.environ))
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
+            signal.signal(sig, lambda *_: app.stopping.set())
         signal.signal(signal.SIGHUP, lambda *_: watch.requested.set())
-        serve(app, stop, watch)
+        serve(app, watch)
     except StartupError as exc:
         fail(str(exc))
     except MastodonError as exc:
@@ -372,6 +370,15 @@ def init(
 
     path = resolve_config_path(OPTIONS.config, os.environ)
     raise typer.Exit(run_init(path, force=force))
+
+
+def _register_ledger_commands() -> None:
+    from bot.cli_ledger import register
+
+    register(cli)
+
+
+_register_ledger_commands()
 
 
 def main() -> None:

@@ -1,19 +1,168 @@
-"""Client (edge): the one place that builds a Mastodon.py client and asks the instance about itself."""
+"""Client (edge): builds the one Mastodon.py client (paced, retrying) and reads the instance's facts."""
 
 from __future__ import annotations
 
 import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urlparse
 
+import requests
 from mastodon import Mastodon, MastodonError
 
 LOGGER = logging.getLogger(__name__)
 DEFAULT_CHAR_LIMIT = 500
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-def connect(base_url: str, access_token: str, *, timeout: float = 30.0) -> Mastodon:
-    """A client that raises on rate limits: our own outbox paces (Mastodon.py's pacing is not thread-safe)."""
+class ShuttingDown(requests.RequestException):
+    """The service is stopping: a request that has not been sent yet is not sent."""
+
+
+class Pacer:
+    """One budget for every thread: at most `limit` requests per `window` seconds (Mastodon: 300 / 5 min),
+    slowing down as the server's `X-RateLimit-Remaining` falls."""
+
+    def __init__(
+        self,
+        limit: int = 300,
+        window: float = 300.0,
+        *,
+        stop: threading.Event | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self.stop = stop or threading.Event()
+        self.clock = clock
+        self._sent: deque[float] = deque()
+        self._remaining: int | None = None
+        self._reset_at: float | None = None  # monotonic time the server's window resets
+        self._lock = threading.Lock()
+        self.requests = 0  # counted for the benchmarks
+
+    def wait(self) -> None:
+        """Block until one more request fits the budget (or raise ShuttingDown)."""
+        with self._lock:
+            while True:
+                now = self.clock()
+                while self._sent and now - self._sent[0] >= self.window:
+                    self._sent.popleft()
+                delay = 0.0
+                if len(self._sent) >= self.limit:
+                    delay = self._sent[0] + self.window - now
+                elif self._remaining is not None and self._reset_at is not None and now < self._reset_at:
+                    # Spread what the server says is left over the time until its reset, once it runs low.
+                    if self._remaining <= 0:
+                        delay = self._reset_at - now
+                    elif self._remaining < self.limit // 5:
+                        delay = (self._reset_at - now) / self._remaining
+                if delay <= 0:
+                    self._sent.append(now)
+                    self.requests += 1
+                    return
+                self.pause(min(delay, self.window))
+
+    def pause(self, seconds: float) -> None:
+        if self.stop.wait(seconds):
+            raise ShuttingDown("stopping")
+
+    def observe(self, headers: Any) -> None:
+        """Take the server's own count: remaining requests and when its window resets."""
+        try:
+            remaining = int(headers["X-RateLimit-Remaining"])
+        except (KeyError, TypeError, ValueError):
+            return
+        reset = reset_delay(headers)
+        with self._lock:
+            self._remaining = remaining
+            self._reset_at = self.clock() + reset if reset is not None else None
+
+
+def reset_delay(headers: Any) -> float | None:
+    """Seconds until the server lets us in again: `Retry-After`, or `X-RateLimit-Reset` (ISO or HTTP date)."""
+    retry_after = headers.get("Retry-After")
+    if retry_after:
+        try:
+            return max(float(retry_after), 0.0)
+        except ValueError:
+            pass
+    reset = headers.get("X-RateLimit-Reset")
+    if not reset:
+        return None
+    try:
+        moment = datetime.fromisoformat(reset.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(reset)
+        except (TypeError, ValueError):
+            return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+class PacedSession(requests.Session):
+    """Every request waits for the pacer; transient failures are retried with backoff and jitter.
+
+    Only requests that are safe to repeat are retried: reads, and writes carrying an Idempotency-Key
+    (the server answers a repeat with the first result instead of acting twice).
+    """
+
+    def __init__(self, pacer: Pacer, *, attempts: int = 5, base_delay: float = 0.5, max_delay: float = 60.0):
+        super().__init__()
+        self.pacer = pacer
+        self.attempts = attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        method = method.decode() if isinstance(method, bytes) else method
+        if kwargs.get("stream"):  # the user stream has its own reconnect loop
+            return super().request(method, str(url), *args, **kwargs)
+        headers = kwargs.get("headers") or {}
+        repeatable = str(method).upper() == "GET" or "Idempotency-Key" in headers
+        for attempt in range(1, self.attempts + 1):
+            self.pacer.wait()
+            last = attempt == self.attempts or not repeatable
+            try:
+                response = super().request(method, str(url), *args, **kwargs)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if last:
+                    raise
+                LOGGER.info("%s %s failed (%s); retry %d", method, _path(url), exc, attempt)
+                self.pacer.pause(self._backoff(attempt))
+                continue
+            self.pacer.observe(response.headers)
+            if response.status_code not in RETRY_STATUSES or last:
+                return response
+            delay = reset_delay(response.headers) if response.status_code == 429 else None
+            delay = min(delay, self.max_delay * 5) if delay is not None else self._backoff(attempt)
+            LOGGER.info(
+                "%s %s: %d; retry %d in %.1fs", method, _path(url), response.status_code, attempt, delay
+            )
+            self.pacer.pause(delay)
+        raise AssertionError("unreachable")
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self.base_delay * 2 ** (attempt - 1), self.max_delay) * random.uniform(0.5, 1.5)
+
+
+def _path(url: str | bytes) -> str:
+    return urlparse(url.decode() if isinstance(url, bytes) else url).path
+
+
+def connect(
+    base_url: str, access_token: str, *, timeout: float = 30.0, pacer: Pacer | None = None
+) -> Mastodon:
+    """A client that throws on 429: our shared pacer paces (Mastodon.py's pacing is not thread-safe)."""
     return Mastodon(
         api_base_url=base_url,
         access_token=access_token,
@@ -21,6 +170,7 @@ def connect(base_url: str, access_token: str, *, timeout: float = 30.0) -> Masto
         request_timeout=timeout,
         version_check_mode="none",
         user_agent="frontrow",
+        session=PacedSession(pacer or Pacer()),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -38,6 +39,7 @@ class Outbox:
         char_limit: int,
         limits: LimitSettings,
         dry_run: bool = False,
+        stopping: threading.Event | None = None,
     ) -> None:
         self.api = api
         self.store = store
@@ -45,6 +47,7 @@ class Outbox:
         self.char_limit = char_limit
         self.limits = limits
         self.dry_run = dry_run
+        self.stopping = stopping or threading.Event()
 
     def may_post(self) -> bool:
         """Outside quiet hours and under `limits.max_posts_per_hour`; otherwise approved posts wait."""
@@ -73,8 +76,8 @@ class Outbox:
             return []
         sent: list[Draft] = []
         for draft in self.store.drafts("sending") + self.store.approved_drafts():
-            if not self.may_post():
-                break  # the rest wait, in order, for the next flush
+            if self.stopping.is_set() or not self.may_post():
+                break  # the rest wait, in order, for the next flush (or the next start)
             outcome = self._post(draft)
             if outcome is None:
                 break  # the server is struggling: stop here and keep the order for the next flush

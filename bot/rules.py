@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -57,10 +58,15 @@ class Context:
 
 
 def phrase_pattern(phrase: str) -> re.Pattern[str]:
-    """Case-insensitive phrase match that respects word boundaries where the phrase has word edges."""
-    left = r"(?<!\w)" if phrase[:1].isalnum() else ""
-    right = r"(?!\w)" if phrase[-1:].isalnum() else ""
-    return re.compile(left + re.escape(phrase) + right, re.IGNORECASE)
+    """Case-insensitive phrase match: any whitespace between its words, word boundaries at word edges."""
+    words = phrase.split()
+    return re.compile(_edged(r"\s+".join(map(re.escape, words)), words[0], words[-1]), re.IGNORECASE)
+
+
+def _edged(pattern: str, first: str, last: str) -> str:
+    left = r"(?<!\w)" if first[:1].isalnum() else ""
+    right = r"(?!\w)" if last[-1:].isalnum() else ""
+    return left + pattern + right
 
 
 def compile_rules(configured: Sequence[Any]) -> tuple[Rule, ...]:
@@ -105,7 +111,9 @@ def skip_reason(event: Event, ctx: Context) -> str | None:
         return f"a {event.kind} is never drafted for"
     if ctx.skip_bots and account.bot:
         return "the account is a bot"
-    if ctx.respect_nobot and any(NOBOT.search(text) for text in (account.note, *account.fields)):
+    # NFKC: Mastodon reads a full-width "＃nobot" as the same hashtag.
+    profile = (unicodedata.normalize("NFKC", text) for text in (account.note, *account.fields))
+    if ctx.respect_nobot and any(NOBOT.search(text) for text in profile):
         return "the account asks for #nobot"
     if ctx.now - event.created_at > ctx.max_event_age:
         return "the event is older than listener.max_event_age"
@@ -184,8 +192,29 @@ def choose_template(rule: Rule, ctx: Context, seed: str) -> str:
 
 
 def _posted_lately(template: str, recent: frozenset[str]) -> bool:
-    head = template.split("{", 1)[0].strip()
-    return bool(head) and any(head in post for post in recent)
+    opening = _opening_pattern(template)
+    return opening is not None and any(opening.search(post) for post in recent)
+
+
+def _opening_pattern(template: str) -> re.Pattern[str] | None:
+    """The template's opening up to its first words, fields as wildcards, on whole words (None: no words)."""
+    pieces: list[str | None] = []  # literal text, or None for a field
+    for literal, field_name, _, _ in string.Formatter().parse(template):
+        if literal:
+            pieces.append(literal)
+            if re.search(r"\w", literal):
+                break
+        if field_name is not None:
+            pieces.append(None)
+    else:
+        return None
+    first, last = pieces[0], pieces[-1]
+    if first is not None:
+        pieces[0] = first = first.lstrip()
+    assert last is not None  # the loop only stops on a literal with words
+    pieces[-1] = last = last.rstrip() if len(pieces) > 1 else (first or "").rstrip()
+    pattern = "".join(".+?" if piece is None else re.escape(piece) for piece in pieces)
+    return re.compile(_edged(pattern, first or "", last))
 
 
 def render(rule: Rule, event: Event, ctx: Context) -> NewDraft:

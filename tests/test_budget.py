@@ -61,14 +61,13 @@ def running(community: Community, clock: Clock, **sections: object) -> Iterator[
     """`frontrow run` in a thread, streaming, with the injected clock; stopped like SIGTERM would."""
     settings = community.settings(listener={"streaming": True, "poll_interval": "1h"}, **sections)
     app = build_app(settings, clock=clock)
-    stop = threading.Event()
-    thread = threading.Thread(target=serve, args=(app, stop), daemon=True)
+    thread = threading.Thread(target=serve, args=(app,), daemon=True)
     thread.start()
     wait_for(lambda: app.store.last_beat() is not None, what="the service to start")
     try:
         yield app
     finally:
-        stop.set()
+        app.stopping.set()
         thread.join(timeout=10)
         assert not thread.is_alive()
 

@@ -33,9 +33,8 @@ def test_a_reply_that_does_not_mention_us_is_a_reply_event(community: Community)
 def test_hot_reload_takes_a_good_config_and_refuses_a_broken_one(community: Community) -> None:
     path = community.write_config(listener={"streaming": True, "poll_interval": "1h"})
     app = build_app(load_settings(path, {}))
-    stop = threading.Event()
     watch = ConfigWatch(path, lambda p: load_settings(p, {}))
-    thread = threading.Thread(target=serve, args=(app, stop, watch), daemon=True)
+    thread = threading.Thread(target=serve, args=(app, watch), daemon=True)
     thread.start()
     try:
         wait_for(lambda: app.store.last_beat() is not None, what="the service")
@@ -63,7 +62,7 @@ def test_hot_reload_takes_a_good_config_and_refuses_a_broken_one(community: Comm
         refusal = next(dm for dm in dms_to(community.approver, community.bot) if "refused" in dm)
         assert "rules[0].cooldown" in refusal
     finally:
-        stop.set()
+        app.stopping.set()
         thread.join(timeout=10)
 
 
