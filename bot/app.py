@@ -20,7 +20,7 @@ from bot.commands import parse_command
 from bot.config import Approver, ConfigError, Settings
 from bot.edge import to_account
 from bot.events import Account, DirectCommand, Event, NewDraft, StatusEvent
-from bot.listener import Listener, StreamInbox, open_stream
+from bot.listener import Listener, Stream, StreamInbox
 from bot.outbox import Outbox
 from bot.scheduler import Scheduler
 from bot.store import Store, utcnow
@@ -55,6 +55,7 @@ class App:
     clock: Callable[[], datetime] = utcnow
     dry_run: bool = False
     stopping: threading.Event = field(default_factory=threading.Event)  # set by SIGTERM/SIGINT
+    stream: Stream | None = None
     me: Account | None = None
     approvers: dict[str, Approver] = field(default_factory=dict)  # account id → approver
     facts: InstanceFacts = field(default_factory=lambda: InstanceFacts("localhost", 500))
@@ -82,6 +83,7 @@ class App:
             clock=self.clock,
             char_limit=self.facts.char_limit,
             limits=self.settings.limits,
+            self_id=me.id,
             dry_run=self.dry_run,
             stopping=self.stopping,
         )
@@ -397,7 +399,7 @@ class ConfigWatch:
         app.reload(settings)
 
 
-def serve(app: App, watch: ConfigWatch | None = None) -> None:
+def serve(app: App, watch: ConfigWatch | None = None, *, stream_timeout: float = 60.0) -> None:
     """The long-lived service: stream + poll until `app.stopping` is set, then close cleanly."""
     stop = app.stopping
     app.start()
@@ -406,7 +408,8 @@ def serve(app: App, watch: ConfigWatch | None = None) -> None:
     wake = threading.Event()
     stream = None
     if settings.listener.streaming:
-        stream = open_stream(app.api, StreamInbox(inbox, wake.set))
+        stream = app.stream = Stream(app.api, StreamInbox(inbox, wake.set), timeout=stream_timeout)
+        stream.open()
     scheduler = Scheduler(on_error=lambda exc: LOGGER.error("job failed: %s", exc))
 
     def request_poll() -> None:
@@ -415,19 +418,23 @@ def serve(app: App, watch: ConfigWatch | None = None) -> None:
 
     scheduler.every("catch-up poll", settings.listener.poll_interval, request_poll)
     scheduler.start()
+    inbox.put(("poll", None))  # the first cycle catches up on what happened while we were away
     try:
-        app.cycle(force_dms=False)
         while not stop.is_set():
-            wake.wait(timeout=1.0)
-            wake.clear()
+            if stream is not None:
+                stream.watchdog()
             if watch is not None:
                 watch.poll(app)
-            _drain(app, inbox)
             try:
+                _drain(app, inbox)
                 app.work()
-                app.store.beat(app.clock())
             except MastodonError as exc:
                 LOGGER.warning("cycle interrupted: %s", exc)
+            except Exception:  # a bug must not take the service down; the event stays unhandled
+                LOGGER.exception("cycle failed")
+            app.store.beat(app.clock())
+            wake.wait(timeout=1.0)
+            wake.clear()
     finally:
         scheduler.shutdown()
         if stream is not None:

@@ -277,10 +277,15 @@ def note(acct: Annotated[str, typer.Argument()], text: Annotated[str, typer.Argu
 @cli.command()
 def health() -> None:
     """Exit 0 when the running service's heartbeat is fresh (for Docker's HEALTHCHECK)."""
-    from bot.store import utcnow
+    from bot.store import Store, utcnow
 
     loaded = settings()
-    beat = store().last_beat()
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        beat = Store(loaded.store.url).last_beat()  # read-only: no schema work beside the running service
+    except SQLAlchemyError as exc:
+        fail(f"unhealthy: the store cannot be read ({type(exc).__name__})", 1)
     limit = 3 * loaded.listener.poll_interval
     if beat is None or utcnow() - beat > limit:
         fail(f"unhealthy: last heartbeat {beat.isoformat() if beat else 'never'}", 1)

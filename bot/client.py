@@ -43,10 +43,12 @@ class Pacer:
         self.stop = stop or threading.Event()
         self.clock = clock
         self._sent: deque[float] = deque()
+        self._server_limit: int | None = None
         self._remaining: int | None = None
         self._reset_at: float | None = None  # monotonic time the server's window resets
         self._lock = threading.Lock()
         self.requests = 0  # counted for the benchmarks
+        self.throttled = 0  # 429s received: pacing should keep this at zero
 
     def wait(self) -> None:
         """Block until one more request fits the budget (or raise ShuttingDown)."""
@@ -62,7 +64,7 @@ class Pacer:
                     # Spread what the server says is left over the time until its reset, once it runs low.
                     if self._remaining <= 0:
                         delay = self._reset_at - now
-                    elif self._remaining < self.limit // 5:
+                    elif self._remaining < (self._server_limit or self.limit) // 5:
                         delay = (self._reset_at - now) / self._remaining
                 if delay <= 0:
                     self._sent.append(now)
@@ -78,35 +80,45 @@ class Pacer:
         """Take the server's own count: remaining requests and when its window resets."""
         try:
             remaining = int(headers["X-RateLimit-Remaining"])
+            server_limit = int(headers.get("X-RateLimit-Limit") or 0) or None
         except (KeyError, TypeError, ValueError):
             return
         reset = reset_delay(headers)
         with self._lock:
-            self._remaining = remaining
+            self._remaining, self._server_limit = remaining, server_limit
             self._reset_at = self.clock() + reset if reset is not None else None
 
 
-def reset_delay(headers: Any) -> float | None:
-    """Seconds until the server lets us in again: `Retry-After`, or `X-RateLimit-Reset` (ISO or HTTP date)."""
-    retry_after = headers.get("Retry-After")
-    if retry_after:
-        try:
-            return max(float(retry_after), 0.0)
-        except ValueError:
-            pass
-    reset = headers.get("X-RateLimit-Reset")
-    if not reset:
-        return None
+def reset_delay(headers: Any, now: float | None = None) -> float | None:
+    """Seconds until the server lets us in again: `X-RateLimit-Reset` (ISO date, HTTP date or epoch
+    seconds), else `Retry-After` (seconds or HTTP date)."""
+    now = time.time() if now is None else now
+    for name in ("X-RateLimit-Reset", "Retry-After"):
+        value = headers.get(name)
+        if value:
+            moment = _moment(str(value).strip(), now, relative_numbers=name == "Retry-After")
+            if moment is not None:
+                return max(moment - now, 0.0)
+    return None
+
+
+def _moment(value: str, now: float, *, relative_numbers: bool) -> float | None:
     try:
-        moment = datetime.fromisoformat(reset.replace("Z", "+00:00"))
+        number = float(value)
+    except ValueError:
+        pass
+    else:
+        return now + number if relative_numbers else number
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         try:
-            moment = parsedate_to_datetime(reset)
+            moment = parsedate_to_datetime(value)
         except (TypeError, ValueError):
             return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
+    return moment.timestamp()
 
 
 class PacedSession(requests.Session):
@@ -141,6 +153,8 @@ class PacedSession(requests.Session):
                 self.pacer.pause(self._backoff(attempt))
                 continue
             self.pacer.observe(response.headers)
+            if response.status_code == 429:
+                self.pacer.throttled += 1
             if response.status_code not in RETRY_STATUSES or last:
                 return response
             delay = reset_delay(response.headers) if response.status_code == 429 else None

@@ -120,7 +120,7 @@ class StreamInbox(StreamListener):
         super().__init__()
         self.inbox = inbox
         self.wake = wake
-        self.last_seen = 0.0
+        self.last_seen = time.monotonic()
         self._disconnected = True  # the first connect counts as a reconnect: catch up then
 
     def _put(self, kind: str, data: Any) -> None:
@@ -153,10 +153,44 @@ class StreamInbox(StreamListener):
         LOGGER.debug("ignoring stream event %s", name)
 
 
-def open_stream(api: Mastodon, inbox: StreamInbox, timeout: float = 60.0) -> Any:
-    """Start the reconnecting user stream on its own thread; returns the handle to close."""
-    try:
-        return api.stream_user(inbox, run_async=True, reconnect_async=True, timeout=timeout)
-    except MastodonError as exc:
-        LOGGER.warning("could not open the user stream (%s); polling only", exc)
-        return None
+class Stream:
+    """The user stream with a watchdog: silent for 2 × timeout (no event, no heartbeat) → reconnect."""
+
+    def __init__(
+        self, api: Mastodon, inbox: StreamInbox, *, timeout: float = 60.0, reconnect_wait: float = 5.0
+    ):
+        self.api = api
+        self.inbox = inbox
+        self.timeout = timeout
+        self.reconnect_wait = reconnect_wait
+        self.handle: Any = None
+
+    def open(self) -> None:
+        self.inbox.last_seen = time.monotonic()
+        try:
+            self.handle = self.api.stream_user(
+                self.inbox,
+                run_async=True,
+                reconnect_async=True,
+                reconnect_async_wait_sec=self.reconnect_wait,
+                timeout=self.timeout,
+            )
+        except MastodonError as exc:
+            LOGGER.warning("could not open the user stream (%s); polling until it opens", exc)
+            self.handle = None
+
+    def watchdog(self) -> None:
+        if time.monotonic() - self.inbox.last_seen <= 2 * self.timeout:
+            return
+        LOGGER.warning("the stream has been silent for %.0fs; reconnecting", 2 * self.timeout)
+        self.close()
+        self.inbox.on_abort(TimeoutError("silent stream"))
+        self.open()
+
+    def close(self) -> None:
+        if self.handle is not None:
+            try:
+                self.handle.close()
+            except Exception as exc:  # closing a dead socket must not stop the shutdown
+                LOGGER.debug("closing the stream: %s", exc)
+            self.handle = None

@@ -7,10 +7,13 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
+from uuid import uuid4
 
 from mastodon import (
     Mastodon,
     MastodonAPIError,
+    MastodonError,
     MastodonNetworkError,
     MastodonRatelimitError,
     MastodonServerError,
@@ -18,9 +21,11 @@ from mastodon import (
 
 from bot.config import LimitSettings
 from bot.store import Draft, Store
-from bot.text import truncate_to
+from bot.text import html_to_text, truncate_to
 
 LOGGER = logging.getLogger(__name__)
+IDEMPOTENCY_LIFETIME = timedelta(hours=1)  # how long Mastodon remembers an Idempotency-Key
+INSTANCE_POSTS_PER_3H = 300  # Mastodon's own cap on statuses per account
 
 
 def idempotency_key(draft_id: int) -> str:
@@ -38,6 +43,7 @@ class Outbox:
         clock: Callable[[], datetime],
         char_limit: int,
         limits: LimitSettings,
+        self_id: str,
         dry_run: bool = False,
         stopping: threading.Event | None = None,
     ) -> None:
@@ -46,6 +52,7 @@ class Outbox:
         self.clock = clock
         self.char_limit = char_limit
         self.limits = limits
+        self.self_id = self_id
         self.dry_run = dry_run
         self.stopping = stopping or threading.Event()
 
@@ -55,6 +62,8 @@ class Outbox:
         quiet = self.limits.quiet_hours
         if quiet is not None and quiet.contains(now.astimezone(self.limits.tz).time()):
             return False
+        if self.store.count_sent_since(now - timedelta(hours=3)) >= INSTANCE_POSTS_PER_3H:
+            return False
         return self.store.count_sent_since(now - timedelta(hours=1)) < self.limits.max_posts_per_hour
 
     def send_dm(self, to: Sequence[str], text: str, in_reply_to_id: str | None = None) -> str | None:
@@ -62,7 +71,13 @@ class Outbox:
         mentions = " ".join(f"@{acct}" for acct in to)
         body = truncate_to(f"{mentions} {text}", self.char_limit)
         try:
-            status = self.api.status_post(body, visibility="direct", in_reply_to_id=in_reply_to_id)
+            # A key of its own makes the DM safe to retry after a 5xx or a timeout.
+            status = self.api.status_post(
+                body,
+                visibility="direct",
+                in_reply_to_id=in_reply_to_id,
+                idempotency_key=f"frontrow-dm-{uuid4()}",
+            )
         except (MastodonAPIError, MastodonNetworkError, MastodonRatelimitError) as exc:
             LOGGER.error("could not send a DM to the approvers: %s", exc)
             return None
@@ -87,10 +102,16 @@ class Outbox:
         return sent
 
     def _post(self, draft: Draft) -> Draft | None:
-        if not self.store.mark_sending(draft.id):
+        now = self.clock()
+        if not self.store.mark_sending(draft.id, now):
             return draft
-        # Only the person answered or thanked is mentioned; a crowd welcome mentions nobody.
-        body = f"@{draft.acct} {draft.text}" if draft.acct else draft.text
+        if draft.sending_at is not None and now - draft.sending_at > IDEMPOTENCY_LIFETIME:
+            # The server may have forgotten our key: look for the post before making it again.
+            found = self._find_posted(draft)
+            if found is not None:
+                self.store.mark_sent(draft.id, str(found["id"]), str(found.get("url") or ""), now)
+                return self.store.draft(draft.id)
+        body = self._body(draft)
         try:
             # Same key on every retry: Mastodon returns the first post instead of making a second.
             status = self.api.status_post(
@@ -117,6 +138,31 @@ class Outbox:
         posted = self.store.draft(draft.id)
         assert posted is not None
         return posted
+
+    def _find_posted(self, draft: Draft) -> Any | None:
+        """Our own post for this draft, if an earlier attempt reached the server after all."""
+        body = self._body(draft)
+        try:
+            if draft.in_reply_to_id:
+                candidates = self.api.status_context(draft.in_reply_to_id).get("descendants") or []
+            else:
+                candidates = self.api.account_statuses(self.self_id, limit=40)
+        except MastodonError as exc:
+            LOGGER.warning("could not check whether draft #%d was posted: %s", draft.id, exc)
+            return None
+        for status in candidates:
+            if str(status["account"]["id"]) != self.self_id:
+                continue
+            if draft.in_reply_to_id and str(status.get("in_reply_to_id")) == draft.in_reply_to_id:
+                return status
+            if not draft.in_reply_to_id and html_to_text(status.get("content")) == body:
+                return status
+        return None
+
+    @staticmethod
+    def _body(draft: Draft) -> str:
+        # Only the person answered or thanked is mentioned; a crowd welcome mentions nobody.
+        return f"@{draft.acct} {draft.text}" if draft.acct else draft.text
 
     def _confirm(self, sent: Sequence[Draft]) -> None:
         """One confirmation per approver command, in the thread of that command."""

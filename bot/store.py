@@ -110,6 +110,7 @@ class DraftRow(SQLModel, table=True):
     thread_key: str | None = Field(default=None, index=True)  # the conversation a reply belongs to
     state: str = Field(default="pending", index=True)
     created_at: datetime = _ts()
+    sending_at: datetime | None = _ts()
     sent_at: datetime | None = _ts(index=True)
     dm_sent_at: datetime | None = _ts()
     decided_at: datetime | None = _ts()
@@ -253,6 +254,7 @@ class Draft:
     triage: int
     thread_key: str | None
     created_at: datetime
+    sending_at: datetime | None
     sent_at: datetime | None
     dm_sent_at: datetime | None
     decided_by: str | None
@@ -305,6 +307,7 @@ def _draft(row: DraftRow) -> Draft:
         triage=row.triage,
         thread_key=row.thread_key,
         created_at=row.created_at,
+        sending_at=row.sending_at,
         sent_at=row.sent_at,
         dm_sent_at=row.dm_sent_at,
         decided_by=row.decided_by,
@@ -510,8 +513,11 @@ class Store:
     def approved_drafts(self) -> list[Draft]:
         return self.drafts("approved")
 
-    def mark_sending(self, draft_id: int) -> bool:
-        return self._transition(draft_id, ("approved", "sending"), {"state": "sending"})
+    def mark_sending(self, draft_id: int, now: datetime) -> bool:
+        """Approved → sending (the time is kept: Mastodon forgets idempotency keys after an hour)."""
+        if self._transition(draft_id, ("approved",), {"state": "sending", "sending_at": now}):
+            return True
+        return self._transition(draft_id, ("sending",), {})
 
     def mark_sent(self, draft_id: int, status_id: str, status_url: str, now: datetime) -> None:
         with Session(self.engine) as session:
