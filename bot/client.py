@@ -20,6 +20,7 @@ from mastodon import Mastodon, MastodonError
 LOGGER = logging.getLogger(__name__)
 DEFAULT_CHAR_LIMIT = 500
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+RESET_MARGIN = 1.0  # servers round their reset times; arriving a second late beats a 429
 
 
 class ShuttingDown(requests.RequestException):
@@ -86,7 +87,7 @@ class Pacer:
         reset = reset_delay(headers)
         with self._lock:
             self._remaining, self._server_limit = remaining, server_limit
-            self._reset_at = self.clock() + reset if reset is not None else None
+            self._reset_at = self.clock() + reset + RESET_MARGIN if reset is not None else None
 
 
 def reset_delay(headers: Any, now: float | None = None) -> float | None:

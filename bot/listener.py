@@ -121,7 +121,10 @@ class StreamInbox(StreamListener):
         self.inbox = inbox
         self.wake = wake
         self.last_seen = time.monotonic()
-        self._disconnected = True  # the first connect counts as a reconnect: catch up then
+        self.handle: Any = None  # set by Stream.open
+        # Mastodon.py reconnects silently (not every drop reaches on_abort): a new connection object
+        # seen alive is a reconnect, and the first connect counts as one too. Catch up then.
+        self._connection: Any = None
 
     def _put(self, kind: str, data: Any) -> None:
         self.inbox.put((kind, data))
@@ -129,8 +132,9 @@ class StreamInbox(StreamListener):
 
     def _alive(self) -> None:
         self.last_seen = time.monotonic()
-        if self._disconnected:
-            self._disconnected = False
+        connection = getattr(self.handle, "connection", None)
+        if connection is not None and connection is not self._connection:
+            self._connection = connection
             self._put("reconnected", None)
 
     def on_any_event(self, name: str, data: Any = None, for_stream: Any = None) -> None:
@@ -147,7 +151,6 @@ class StreamInbox(StreamListener):
 
     def on_abort(self, err: Exception) -> None:
         LOGGER.warning("stream interrupted (%s); reconnecting", err)
-        self._disconnected = True
 
     def on_unknown_event(self, name: str, unknown_event: Any = None) -> None:
         LOGGER.debug("ignoring stream event %s", name)
@@ -178,13 +181,17 @@ class Stream:
         except MastodonError as exc:
             LOGGER.warning("could not open the user stream (%s); polling until it opens", exc)
             self.handle = None
+        self.inbox.handle = self.handle
 
     def watchdog(self) -> None:
-        if time.monotonic() - self.inbox.last_seen <= 2 * self.timeout:
+        """Reopen a stream whose thread died (Mastodon.py lets some errors end it) or that went silent."""
+        if self.handle is not None and not self.handle.is_alive():
+            LOGGER.warning("the stream's thread ended; reconnecting")
+        elif time.monotonic() - self.inbox.last_seen > 2 * self.timeout:
+            LOGGER.warning("the stream has been silent for %.0fs; reconnecting", 2 * self.timeout)
+        else:
             return
-        LOGGER.warning("the stream has been silent for %.0fs; reconnecting", 2 * self.timeout)
         self.close()
-        self.inbox.on_abort(TimeoutError("silent stream"))
         self.open()
 
     def close(self) -> None:

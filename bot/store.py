@@ -161,6 +161,7 @@ LEDGER_INDEXES = (
         col(InteractionRow.account_id),
         col(InteractionRow.direction),
         col(InteractionRow.kind),
+        col(InteractionRow.at),
     ),
     Index("ix_interactions_status", col(InteractionRow.status_id)),
 )
@@ -407,6 +408,10 @@ class Store:
                 return False
             return True
 
+    def count_events(self) -> int:
+        with Session(self.engine) as session:
+            return session.exec(select(func.count()).select_from(EventRow)).one()
+
     def unhandled_events(self, limit: int = 500) -> list[tuple[int, Event]]:
         """Recorded events not handled yet, oldest first."""
         with Session(self.engine) as session:
@@ -517,7 +522,8 @@ class Store:
         """Approved → sending (the time is kept: Mastodon forgets idempotency keys after an hour)."""
         if self._transition(draft_id, ("approved",), {"state": "sending", "sending_at": now}):
             return True
-        return self._transition(draft_id, ("sending",), {})
+        current = self.draft(draft_id)
+        return current is not None and current.state == "sending"  # a retry after a crash
 
     def mark_sent(self, draft_id: int, status_id: str, status_url: str, now: datetime) -> None:
         with Session(self.engine) as session:
