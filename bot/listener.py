@@ -68,10 +68,11 @@ class Listener:
                 if not page:
                     break
                 # Pages come newest first; record oldest first so drafts follow the order of events.
-                for notification in reversed(page):
-                    recorded += self.record("notification", notification)
+                events = [self.convert("notification", n) for n in reversed(page)]
                 cursor = str(page[0]["id"])
-                self.store.set_cursor(cursor)
+                recorded += self.store.record_events(
+                    [e for e in events if e is not None], self.clock(), cursor=cursor
+                )
                 if on_page is not None:
                     on_page(len(page))
         if recorded:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from bot.events import Account, Event, NewDraft, PersonHistory, event_from_json,
 
 LOGGER = logging.getLogger(__name__)
 
+CURSOR = "notifications_cursor"
 DRAFT_STATES = ("pending", "approved", "sending", "sent", "rejected", "expired", "failed")
 
 
@@ -366,47 +368,78 @@ class Store:
 
     def record_event(self, event: Event, now: datetime) -> bool:
         """Record an event once; False when its notification id was seen before."""
+        return self.record_events([event], now) == 1
+
+    def record_events(self, events: Sequence[Event], now: datetime, *, cursor: str | None = None) -> int:
+        """Record a page of events in one transaction (with the cursor past them); returns how many were new.
+
+        Notification ids are unique keys, so the stream and the poll may deliver the same one safely.
+        """
+        try:
+            return self._record(events, now, cursor)
+        except IntegrityError:  # the stream and the poll raced on the same notification: go one by one
+            recorded = 0
+            for event in events:
+                with contextlib.suppress(IntegrityError):  # recorded meanwhile by the other path
+                    recorded += self._record([event], now, None)
+            if cursor is not None:
+                self.set_cursor(cursor)
+            return recorded
+
+    def _record(self, events: Sequence[Event], now: datetime, cursor: str | None) -> int:
         with Session(self.engine) as session:
-            if (
-                session.exec(select(EventRow.id).where(EventRow.notification_id == event.id)).first()
-                is not None
-            ):
-                return False
-            status = getattr(event, "status", None)
-            session.add(
-                EventRow(
-                    notification_id=event.id,
-                    kind=event.kind,
-                    account_id=event.account.id,
-                    acct=event.account.acct,
-                    status_id=status.id if status is not None else None,
-                    created_at=event.created_at,
-                    recorded_at=now,
-                    payload=event_to_json(event),
-                )
+            ids = list(dict.fromkeys(event.id for event in events))
+            seen = set(
+                session.exec(
+                    select(EventRow.notification_id).where(col(EventRow.notification_id).in_(ids))
+                ).all()
             )
-            self._touch_person(session, event.account, now)
-            person = session.get(PersonRow, event.account.id)
-            assert person is not None
-            if event.kind == "follow" and person.follows_us_since is None:
-                person.follows_us_since = event.created_at
-            their_kind = THEIR_KIND.get(event.kind)
-            if their_kind is not None:
+            fresh = [event for event in {e.id: e for e in events}.values() if event.id not in seen]
+            people = {
+                row.account_id: row
+                for row in session.exec(
+                    select(PersonRow).where(col(PersonRow.account_id).in_({e.account.id for e in fresh}))
+                ).all()
+            }
+            for event in fresh:
+                status = getattr(event, "status", None)
+                status_id = status.id if status is not None else None
                 session.add(
-                    InteractionRow(
+                    EventRow(
+                        notification_id=event.id,
+                        kind=event.kind,
                         account_id=event.account.id,
-                        direction="theirs",
-                        kind=their_kind,
-                        status_id=status.id if status is not None else None,
-                        at=event.created_at,
+                        acct=event.account.acct,
+                        status_id=status_id,
+                        created_at=event.created_at,
+                        recorded_at=now,
+                        payload=event_to_json(event),
                     )
                 )
-            try:
-                session.commit()
-            except IntegrityError:  # the stream and the poll raced on the same notification
-                session.rollback()
-                return False
-            return True
+                person = people.get(event.account.id)
+                if person is None:
+                    person = people[event.account.id] = PersonRow(
+                        account_id=event.account.id, acct=event.account.acct, first_seen=now
+                    )
+                _update_person(person, event.account)
+                if event.kind == "follow" and person.follows_us_since is None:
+                    person.follows_us_since = event.created_at
+                session.add(person)
+                their_kind = THEIR_KIND.get(event.kind)
+                if their_kind is not None:
+                    session.add(
+                        InteractionRow(
+                            account_id=event.account.id,
+                            direction="theirs",
+                            kind=their_kind,
+                            status_id=status_id,
+                            at=event.created_at,
+                        )
+                    )
+            if cursor is not None:
+                self._set_state(session, CURSOR, cursor)
+            session.commit()
+            return len(fresh)
 
     def count_events(self) -> int:
         with Session(self.engine) as session:
@@ -572,10 +605,7 @@ class Store:
         row = session.get(PersonRow, account.id)
         if row is None:
             row = PersonRow(account_id=account.id, acct=account.acct, first_seen=now)
-        row.acct = account.acct
-        row.display_name = account.display_name
-        row.followers_count = account.followers_count
-        row.bot = account.bot
+        _update_person(row, account)
         session.add(row)
         session.flush()
 
@@ -761,16 +791,20 @@ class Store:
 
     def set_state(self, key: str, value: str) -> None:
         with Session(self.engine) as session:
-            row = session.get(StateRow, key) or StateRow(key=key, value=value)
-            row.value = value
-            session.add(row)
+            self._set_state(session, key, value)
             session.commit()
 
+    @staticmethod
+    def _set_state(session: Session, key: str, value: str) -> None:
+        row = session.get(StateRow, key) or StateRow(key=key, value=value)
+        row.value = value
+        session.add(row)
+
     def get_cursor(self) -> str | None:
-        return self.get_state("notifications_cursor")
+        return self.get_state(CURSOR)
 
     def set_cursor(self, notification_id: str) -> None:
-        self.set_state("notifications_cursor", notification_id)
+        self.set_state(CURSOR, notification_id)
 
     def is_paused(self) -> bool:
         return self.get_state("paused") == "1"
@@ -784,6 +818,14 @@ class Store:
     def last_beat(self) -> datetime | None:
         value = self.get_state("heartbeat")
         return datetime.fromisoformat(value) if value else None
+
+
+def _update_person(row: PersonRow, account: Account) -> None:
+    """What the latest sighting says of a person wins."""
+    row.acct = account.acct
+    row.display_name = account.display_name
+    row.followers_count = account.followers_count
+    row.bot = account.bot
 
 
 def utcnow() -> datetime:
