@@ -13,10 +13,10 @@ from typing import Any
 
 from mastodon import Mastodon, MastodonError, MastodonNotFoundError, MastodonUnauthorizedError
 
-from bot import approval, rules
+from bot import approval, digest, rules
 from bot.approval import full_acct
 from bot.client import InstanceFacts, Pacer, connect, instance_facts
-from bot.commands import parse_command
+from bot.commands import Command, parse_command
 from bot.config import Approver, ConfigError, Settings
 from bot.edge import to_account
 from bot.events import Account, DirectCommand, Event, NewDraft, StatusEvent
@@ -24,10 +24,11 @@ from bot.listener import Listener, Stream, StreamInbox
 from bot.outbox import Outbox
 from bot.scheduler import Scheduler
 from bot.store import Store, utcnow
-from bot.text import clean_name, strip_leading_mentions
+from bot.text import clean_name, defang, strip_leading_mentions
 
 LOGGER = logging.getLogger(__name__)
 LAST_DRAFT_DM = "last_draft_dm_at"
+DIGEST_ACTIONS = {"boost": "boost", "fav": "favourite", "reply": "post"}
 SPIKE_SINCE, SPIKE_LAST, SPIKE_NOTICE = "spike_since", "spike_last_active", "spike_notice"
 EXPIRED_UNTOLD = "expired_untold"
 SUMMARY_ROOM = 40
@@ -143,7 +144,13 @@ class App:
         """One full cycle: catch up, handle events and commands, send draft DMs, post approved drafts."""
         self.listener.catch_up()
         self.listener.check_replies()
+        self.sync_our_posts()
         self.work(force_dms=force_dms)
+
+    def sync_our_posts(self) -> None:
+        """Our own recent posts, for the link-love ratio (rate-limited inside)."""
+        assert self.me is not None
+        digest.sync_our_posts(self.api, self.store, self.me.id, self.clock())
 
     def work(self, *, force_dms: bool = False) -> None:
         """Everything after listening: decide, ask, post."""
@@ -261,6 +268,12 @@ class App:
             self.store.finish_event(event_id, None, now)
             return
         command = parse_command(strip_leading_mentions(event.status.text))
+        if command.verb in DIGEST_ACTIONS and not command.error:
+            reply = self.act_on_digest(command, approver, event, now)
+            self.store.finish_event(event_id, None, now)
+            if reply:
+                self.outbox.send_dm([approver.acct], reply, in_reply_to_id=event.status.id)
+            return
         outcome = approval.execute(
             command,
             store=self.store,
@@ -276,6 +289,35 @@ class App:
         if outcome.reply:
             for text in _split(outcome.reply, self.facts.char_limit - 40):
                 self.outbox.send_dm([approver.acct], text, in_reply_to_id=event.status.id)
+
+    def act_on_digest(
+        self, command: Command, approver: Approver, event: DirectCommand, now: datetime
+    ) -> str | None:
+        """`boost N`, `fav N`, `reply N <text>`: the command is the approval; the outbox acts once."""
+        number = command.ids[0]
+        item = digest.digest_item(self.store, number)
+        if item is None:
+            return f"[{number}]: no such item in the latest digest"
+        resolved = digest.resolve_item(self.api, self.store, item, now)
+        if resolved is None or resolved.status_id is None or resolved.account_id is None:
+            return f"[{number}]: could not find that post from our instance"
+        draft_id = self.store.save_draft(
+            NewDraft(
+                rule="digest",
+                account_id=resolved.account_id,
+                acct=resolved.acct,
+                display_name=clean_name(resolved.display_name, resolved.acct),
+                text=defang(command.text.strip()),
+                template="",
+                visibility="unlisted" if command.verb == "reply" else "public",
+                in_reply_to_id=resolved.status_id,
+                action=DIGEST_ACTIONS[command.verb],
+                triage=0,
+            ),
+            now,
+        )
+        self.store.decide(draft_id, "approved", now=now, by=approver.acct, command_status_id=event.status.id)
+        return None  # the outbox confirms once it has acted
 
     def expire_drafts(self) -> None:
         """Pending drafts past `approval.expire_after` expire; the approvers hear of it in the next DM."""
@@ -327,6 +369,11 @@ class App:
     def _expiry_notice(self) -> str | None:
         ids = self.store.get_state(EXPIRED_UNTOLD)
         return f"Expired without a decision: {ids}" if ids else None
+
+    def send_weekly_summary(self) -> None:
+        text = digest.weekly_summary(self.store, self.clock(), self.facts.domain)
+        for piece in _split(text, self.facts.char_limit - 40):
+            self.outbox.send_dm(self.approver_accts(), piece)
 
     def approver_accts(self) -> list[str]:
         return [a.acct for a in self.approvers.values()]
@@ -412,11 +459,24 @@ def serve(app: App, watch: ConfigWatch | None = None, *, stream_timeout: float =
         stream.open()
     scheduler = Scheduler(on_error=lambda exc: LOGGER.error("job failed: %s", exc))
 
-    def request_poll() -> None:
-        inbox.put(("poll", None))
-        wake.set()
+    def request(kind: str) -> Callable[[], None]:
+        def job() -> None:
+            inbox.put((kind, None))
+            wake.set()
 
-    scheduler.every("catch-up poll", settings.listener.poll_interval, request_poll)
+        return job
+
+    scheduler.every("catch-up poll", settings.listener.poll_interval, request("poll"))
+    listen = settings.listen
+    digest_at = f"{listen.digest_at:%H:%M}"
+    scheduler.daily("listening digest", digest_at, request("digest"), timezone=settings.limits.timezone)
+    scheduler.daily(
+        "weekly summary",
+        digest_at,
+        request("weekly"),
+        timezone=settings.limits.timezone,
+        day=listen.weekly_on,
+    )
     scheduler.start()
     inbox.put(("poll", None))  # the first cycle catches up on what happened while we were away
     try:
@@ -452,6 +512,10 @@ def _drain(app: App, inbox: queue.Queue[tuple[str, Any]]) -> None:
         if kind in ("poll", "reconnected"):
             catch_up = True
             check_replies = check_replies or kind == "poll"
+        elif kind == "digest":
+            digest.send_digest(app, app.clock())
+        elif kind == "weekly":
+            app.send_weekly_summary()
         else:
             app.listener.record(kind, data)
     try:
@@ -459,5 +523,6 @@ def _drain(app: App, inbox: queue.Queue[tuple[str, Any]]) -> None:
             app.listener.catch_up()
         if check_replies:
             app.listener.check_replies()
+            app.sync_our_posts()
     except MastodonError as exc:
         LOGGER.warning("catch-up failed (%s); will retry at the next poll", exc)

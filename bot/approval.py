@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot import ledger
 from bot.commands import Command, help_text
 from bot.config import Approver
 from bot.store import Draft, Store
@@ -93,6 +94,8 @@ def execute(
             return Outcome(f"{defang(command.target)}: nobody of that name in the ledger")
         store.add_note(person.account_id, command.text, now)
         return Outcome(f"Noted for {full_acct(person.acct, domain)}.")
+    if verb == "stats":
+        return Outcome(ledger.stats(store, now).short_text())
     if verb in ("approve", "reject", "edit"):
         return _decide(command, store, approver, now, command_status_id, in_reply_to_id, dry_run)
     return Outcome(f'"{verb}" is not available yet. Send "help" for the commands.')

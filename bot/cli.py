@@ -56,6 +56,13 @@ def settings() -> Settings:
     return loaded
 
 
+def console() -> Any:
+    """Rich output on stdout; piped output gets wide lines instead of 80 folded columns."""
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 200)
+
+
 def store() -> Store:
     from bot.app import open_store
 
@@ -111,7 +118,6 @@ def run(
 @cli.command("check-config")
 def check_config() -> None:
     """Validate the config offline and show the rules."""
-    from rich.console import Console
     from rich.table import Table
 
     loaded = settings()
@@ -145,7 +151,7 @@ def check_config() -> None:
             rule.visibility,
             str(rule.cooldown or "-"),
         )
-    Console().print(table)
+    console().print(table)
     typer.echo(f"OK: {len(loaded.approval.approvers)} approver(s), store {_safe_url(loaded.store.url)}")
 
 
@@ -180,15 +186,15 @@ def drafts(
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
-    from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=title)
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*row)
-    Console().print(table)
+        table.add_row(*map(escape, row))  # people's text is never rich markup
+    console().print(table)
 
 
 @cli.command()

@@ -26,6 +26,7 @@ from bot.text import html_to_text, truncate_to
 LOGGER = logging.getLogger(__name__)
 IDEMPOTENCY_LIFETIME = timedelta(hours=1)  # how long Mastodon remembers an Idempotency-Key
 INSTANCE_POSTS_PER_3H = 300  # Mastodon's own cap on statuses per account
+DONE = {"post": "Posted", "boost": "Boosted", "favourite": "Favourited"}
 
 
 def idempotency_key(draft_id: int) -> str:
@@ -111,16 +112,8 @@ class Outbox:
             if found is not None:
                 self.store.mark_sent(draft.id, str(found["id"]), str(found.get("url") or ""), now)
                 return self.store.draft(draft.id)
-        body = self._body(draft)
         try:
-            # Same key on every retry: Mastodon returns the first post instead of making a second.
-            status = self.api.status_post(
-                body,
-                in_reply_to_id=draft.in_reply_to_id,
-                visibility=draft.visibility,
-                spoiler_text=draft.spoiler_text or None,
-                idempotency_key=idempotency_key(draft.id),
-            )
+            status = self._act(draft)
         except (MastodonServerError, MastodonNetworkError, MastodonRatelimitError) as exc:
             LOGGER.warning("posting draft #%d failed for now (%s); will retry", draft.id, exc)
             return None
@@ -138,6 +131,20 @@ class Outbox:
         posted = self.store.draft(draft.id)
         assert posted is not None
         return posted
+
+    def _act(self, draft: Draft) -> Any:
+        if draft.action == "boost":  # boosting or favouriting twice changes nothing: no key needed
+            return self.api.status_reblog(draft.in_reply_to_id)
+        if draft.action == "favourite":
+            return self.api.status_favourite(draft.in_reply_to_id)
+        # Same key on every retry: Mastodon returns the first post instead of making a second.
+        return self.api.status_post(
+            self._body(draft),
+            in_reply_to_id=draft.in_reply_to_id,
+            visibility=draft.visibility,
+            spoiler_text=draft.spoiler_text or None,
+            idempotency_key=idempotency_key(draft.id),
+        )
 
     def _find_posted(self, draft: Draft) -> Any | None:
         """Our own post for this draft, if an earlier attempt reached the server after all."""
@@ -172,7 +179,7 @@ class Outbox:
         for (command_status_id, approver), drafts in by_command.items():
             if command_status_id is None or approver is None:
                 continue  # decided from the shell: nobody to tell by DM
-            lines = "\n".join(f"Posted #{d.id}: {d.status_url}" for d in drafts)
+            lines = "\n".join(f"{DONE[d.action]} #{d.id}: {d.status_url}" for d in drafts)
             self.send_dm([approver], lines, in_reply_to_id=command_status_id)
 
     def _tell(self, draft: Draft, text: str) -> None:

@@ -346,6 +346,7 @@ THEIR_KIND = {
 }
 # Our ledger kind for each posted draft: a reply to a status, or a thanks post.
 OURS_REPLY, OURS_THANKS = "reply", "thanks"
+OURS_KIND = {"boost": "boost", "favourite": "favourite"}
 
 
 class Store:
@@ -358,8 +359,10 @@ class Store:
         self.engine: Engine = create_engine(url, **kwargs)
 
     def upgrade(self) -> None:
-        """Create missing tables (the schema is additive)."""
+        """Create missing tables and indexes (the schema is additive)."""
         SQLModel.metadata.create_all(self.engine)
+        for index in LEDGER_INDEXES:
+            index.create(self.engine, checkfirst=True)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -564,12 +567,15 @@ class Store:
             assert row is not None
             row.state, row.status_id, row.status_url, row.sent_at = "sent", status_id, status_url, now
             if row.account_id:  # a crowd welcome is nobody's ledger entry
+                kind = OURS_KIND.get(row.action) or (OURS_REPLY if row.in_reply_to_id else OURS_THANKS)
+                # A boost or favourite is recorded with *their* status id, as our profile's read-back is.
+                ledger_status = row.in_reply_to_id if row.action in OURS_KIND else status_id
                 session.add(
                     InteractionRow(
                         account_id=row.account_id,
                         direction="ours",
-                        kind=OURS_REPLY if row.in_reply_to_id else OURS_THANKS,
-                        status_id=status_id,
+                        kind=kind,
+                        status_id=ledger_status,
                         at=now,
                     )
                 )

@@ -1,0 +1,488 @@
+"""Listening (digest): followers' own posts to bring to the approvers, ranked and numbered."""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from mastodon import MastodonError, MastodonNotFoundError
+
+from bot import ledger
+from bot.approval import compose, full_acct
+from bot.config import Settings
+from bot.edge import to_account, to_status
+from bot.events import Account
+from bot.feeds import FeedReader, web_host
+from bot.ledger import LINK_LOVE_TARGET, LINK_LOVE_WINDOW, DigestItem, OurPost, percent
+from bot.rules import NOBOT
+from bot.store import Store
+from bot.text import clean_name, defang, truncate_to
+
+if TYPE_CHECKING:
+    from mastodon import Mastodon
+
+    from bot.app import App
+
+LOGGER = logging.getLogger(__name__)
+
+__all__ = [
+    "DigestItem",
+    "SentDigest",
+    "collect_digest",
+    "digest_item",
+    "digest_message_blocks",
+    "digest_messages",
+    "resolve_item",
+    "send_digest",
+    "sync_our_posts",
+    "weekly_summary",
+]
+
+RECENT = timedelta(days=1)  # a daily digest looks back one day
+ENGAGED_LATELY = timedelta(days=7)  # people we did something for this recently can wait
+PAGE_SIZE = 40  # Mastodon's maximum page of statuses
+MAX_PAGES = 10  # per source: a busy home timeline is sampled, not read to the end
+MAX_SYNC_PAGES = 25  # first sync of our own posts: at most 1000 statuses back
+EXCERPT_CHARS = 160
+BOOSTABLE = ("public", "unlisted")
+OUR_POSTS_CURSOR, OUR_POSTS_SYNCED = "our_posts_cursor", "our_posts_synced_at"
+SYNC_INTERVAL = timedelta(minutes=5)
+
+
+# --- collecting -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    item: DigestItem
+    author_key: str  # one item per author
+    watched: bool
+
+
+def collect_digest(
+    api: Mastodon,
+    store: Store,
+    settings: Settings,
+    me_id: str,
+    now: datetime,
+    *,
+    reader: FeedReader | None = None,
+) -> list[DigestItem]:
+    """Recent posts of the people we listen to, ranked, numbered and stored as the newest digest.
+
+    Sources are `listen.sources` (home timeline or lists) plus the watched accounts (their statuses
+    when we follow them, their public RSS feed when we do not). Never bots, #nobot accounts, ourselves,
+    boosts, replies to others, posts that mention us (those come as notifications), posts we already
+    boosted or favourited, people we engaged lately, or posts an earlier digest showed. People we owe
+    attention come first, then connectors (reach × engagement), then watched accounts, newest first
+    within each. Returns [] (and stores nothing, so the previous numbers stay valid) when nothing is new.
+    """
+    listen = settings.listen
+    if listen.max_items <= 0:
+        return []
+    since = now - RECENT
+    watch = {acct.lower() for acct in listen.watch}
+    candidates: list[_Candidate] = []
+    for source in listen.sources:
+        for raw in _timeline(api, source, since):
+            candidate = _candidate(raw, me_id, since, source, watch)
+            if candidate is not None:
+                candidates.append(candidate)
+    if listen.watch:
+        candidates += _watched(api, store, settings, me_id, now, since, reader)
+    chosen = _rank(store, candidates, now, listen.max_items)
+    return ledger.save_digest(store, chosen, now) if chosen else []
+
+
+def _pages(fetch: Callable[..., Any], since: datetime, **kwargs: Any) -> Iterator[Any]:
+    """Statuses newest first, page by page, until the window starts (or MAX_PAGES)."""
+    max_id = None
+    for _ in range(MAX_PAGES):
+        page = fetch(limit=PAGE_SIZE, max_id=max_id, **kwargs)
+        if not page:
+            return
+        yield from page
+        # No stop on a short page: Mastodon drops filtered statuses after paging, so one proves nothing.
+        created = to_status(page[-1]).created_at
+        if created is None or created < since:
+            return
+        max_id = page[-1]["id"]
+
+
+def _timeline(api: Mastodon, source: str, since: datetime) -> Iterator[Any]:
+    if source == "home":
+        yield from _pages(api.timeline_home, since)
+        return
+    name = source.removeprefix("list:").strip()
+    try:
+        found = [lst for lst in api.lists() if str(lst.get("title", "")).casefold() == name.casefold()]
+    except MastodonError as exc:
+        LOGGER.warning("listen.sources: could not read our lists (%s)", exc)
+        return
+    if not found:
+        LOGGER.warning('listen.sources: no list named "%s" on the account', name)
+        return
+    list_id = found[0]["id"]
+    yield from _pages(lambda **kw: api.timeline_list(list_id, **kw), since)
+
+
+def _candidate(
+    raw: Mapping[str, Any], me_id: str, since: datetime, source: str, watch: set[str]
+) -> _Candidate | None:
+    if raw.get("reblog") or not isinstance(raw.get("account"), Mapping):
+        return None  # a boost is someone else's post: boosting a boost helps nobody
+    author = to_account(raw["account"])
+    status = to_status(raw)
+    if not author.id or author.id == me_id or author.bot or _nobot(author):
+        return None
+    if status.visibility not in BOOSTABLE or status.created_at is None or status.created_at < since:
+        return None
+    if status.in_reply_to_account_id and status.in_reply_to_account_id != author.id:
+        return None  # a conversation with someone else, not their own post
+    mentioned = {str(m.get("id")) for m in raw.get("mentions") or () if isinstance(m, Mapping)}
+    if me_id in mentioned or raw.get("reblogged") or raw.get("favourited") or raw.get("filtered"):
+        return None
+    item = DigestItem(
+        number=0,
+        status_id=status.id,
+        account_id=author.id,
+        acct=author.acct,
+        display_name=author.display_name,
+        url=status.url or str(raw.get("uri") or ""),
+        excerpt=_excerpt(status.text, status.spoiler_text, bool(raw.get("media_attachments"))),
+        source=source,
+        created_at=status.created_at,
+    )
+    return _Candidate(item, author.id, author.acct.lower() in watch)
+
+
+def _nobot(account: Account) -> bool:
+    # NFKC, as the rules do: Mastodon reads a full-width "＃nobot" as the same hashtag.
+    return any(NOBOT.search(unicodedata.normalize("NFKC", text)) for text in (account.note, *account.fields))
+
+
+def _excerpt(text: str, spoiler: str, media: bool) -> str:
+    # Behind a content warning only the warning is shown: the approver opens the post to read on.
+    body = f"CW: {spoiler}" if spoiler.strip() else text
+    body = " ".join(body.split()) or ("(media only)" if media else "(no text)")
+    return truncate_to(body, EXCERPT_CHARS)
+
+
+def _watched(
+    api: Mastodon,
+    store: Store,
+    settings: Settings,
+    me_id: str,
+    now: datetime,
+    since: datetime,
+    reader: FeedReader | None,
+) -> list[_Candidate]:
+    """Watched accounts: their statuses when we follow them, their public feed when we do not."""
+    accounts: dict[str, Any] = {}
+    for acct in settings.listen.watch:
+        try:
+            accounts[acct] = api.account_lookup(acct)
+        except MastodonNotFoundError:
+            accounts[acct] = None  # unknown to our instance: only its feed can tell us
+        except MastodonError as exc:
+            LOGGER.warning("listen.watch: could not look up %s (%s)", acct, exc)
+            accounts[acct] = None
+    ids = [str(a["id"]) for a in accounts.values() if a is not None]
+    following: set[str] = set()
+    if ids:
+        try:
+            following = {str(r["id"]) for r in api.account_relationships(ids) if r.get("following")}
+        except MastodonError as exc:
+            LOGGER.warning("listen.watch: could not read relationships (%s); using feeds", exc)
+    out: list[_Candidate] = []
+    feeds: dict[str, str] = {}
+    own_reader = reader is None
+    reader = reader or FeedReader(store, web_host(settings.mastodon.base_url))
+    try:
+        for acct, account in accounts.items():
+            if account is not None and str(account["id"]) in following:
+                if "home" in settings.listen.sources:
+                    continue  # already in the home timeline
+                fetch = partial(api.account_statuses, account["id"], exclude_reblogs=True)
+                own = {acct.lower()}
+                out += [
+                    c for raw in _pages(fetch, since) if (c := _candidate(raw, me_id, since, "watch", own))
+                ]
+            else:
+                known = str(account.get("url") or "") if account is not None else ""
+                feeds[acct] = reader.url_for(acct, known)
+        reader.refresh(feeds, now)
+    finally:
+        if own_reader:
+            reader.close()
+    bots = ledger.bots_among(store, feeds)
+    for entry in ledger.recent_feed_entries(store, since, accts=list(feeds)):
+        if entry.nobot or entry.acct.lower() in bots:
+            continue
+        item = DigestItem(
+            number=0,
+            status_id=None,
+            account_id=None,
+            acct=entry.acct,
+            display_name=entry.title,
+            url=entry.url,
+            excerpt=truncate_to(entry.excerpt, EXCERPT_CHARS) or "(no text)",
+            source="feed",
+            created_at=entry.published,
+        )
+        out.append(_Candidate(item, entry.acct.lower(), True))
+    return out
+
+
+def _rank(store: Store, candidates: Sequence[_Candidate], now: datetime, limit: int) -> list[DigestItem]:
+    shown = ledger.digested(
+        store, [c.item.status_id for c in candidates if c.item.status_id], [c.item.url for c in candidates]
+    )
+    fresh = [c for c in candidates if c.item.status_id not in shown and c.item.url not in shown]
+    known = ledger.attention(
+        store, [c.item.account_id for c in fresh if c.item.account_id], now, ENGAGED_LATELY
+    )
+
+    def order(candidate: _Candidate) -> tuple[int, int, int, float]:
+        person = known.get(candidate.item.account_id or "")
+        engagement, reach = (person.engagement, person.reach) if person else (0, 0)
+        if person is not None and person.owed:
+            tier = 0
+        elif engagement > 0:
+            tier = 1
+        elif candidate.watched:
+            tier = 2
+        else:
+            tier = 3
+        return (tier, -reach, -engagement, -candidate.item.created_at.timestamp())
+
+    chosen: list[DigestItem] = []
+    authors: set[str] = set()
+    for candidate in sorted(fresh, key=order):
+        person = known.get(candidate.item.account_id or "")
+        if person is not None and person.engaged_lately:
+            continue
+        if candidate.author_key in authors:
+            continue  # one post per person: the digest is about people, not volume
+        authors.add(candidate.author_key)
+        chosen.append(candidate.item)
+        if len(chosen) >= limit:
+            break
+    return chosen
+
+
+# --- showing ----------------------------------------------------------------------------------------
+
+
+def digest_message_blocks(items: Sequence[DigestItem], domain: str) -> list[str]:
+    """`[N] name (user@instance): excerpt` lines: no `@` before any handle, so nobody is notified."""
+    blocks = []
+    for item in items:
+        name = clean_name(item.display_name, item.acct.split("@")[0])
+        who = full_acct(defang(item.acct), domain)
+        excerpt = defang(truncate_to(" ".join(item.excerpt.split()), EXCERPT_CHARS))
+        blocks.append(f"[{item.number}] {name} ({who}): {excerpt}")
+    return blocks
+
+
+def digest_messages(
+    items: Sequence[DigestItem], approver_accts: Sequence[str], domain: str, char_limit: int
+) -> list[str]:
+    """The digest as DMs to the approvers within the instance's limit; send each with `send_dm([], text)`."""
+    mentions = " ".join(f"@{acct}" for acct in approver_accts)
+    head = (
+        f"{mentions} Listening digest: {len(items)} post(s) worth a look. "
+        "Answer boost N, fav N or reply N <text>."
+    ).strip()
+    # send_dm puts a space before the text when it adds no mentions itself.
+    return [text for text, _ in compose(head, digest_message_blocks(items, domain), char_limit - 1)]
+
+
+@dataclass(frozen=True)
+class SentDigest:
+    items: list[DigestItem]
+    messages: int  # how many DMs the digest needed
+    sent: int  # how many went out
+
+    @property
+    def digest_id(self) -> int:
+        return self.items[0].digest_id if self.items else 0
+
+
+def send_digest(app: App, now: datetime) -> SentDigest:
+    """Collect a digest and DM it to the approvers now (nothing is sent when nothing is new)."""
+    assert app.me is not None, "start() first"
+    items = collect_digest(app.api, app.store, app.settings, app.me.id, now)
+    if not items:
+        LOGGER.info("digest: nothing new to bring to the approvers")
+        return SentDigest([], 0, 0)
+    approvers = [approver.acct for approver in app.approvers.values()]
+    messages = digest_messages(items, approvers, app.facts.domain, app.facts.char_limit)
+    sent = 0
+    for text in messages:
+        if app.outbox.send_dm([], text) is None:
+            break  # the outbox logged why; the items stay stored, so `boost N` still works
+        app.store.log_dm(now)
+        sent += 1
+    LOGGER.info(
+        "digest #%d: %d item(s) in %d of %d DM(s)", items[0].digest_id, len(items), sent, len(messages)
+    )
+    return SentDigest(items, len(messages), sent)
+
+
+def digest_item(store: Store, number: int) -> DigestItem | None:
+    """Item `number` of the latest digest (the numbers stay valid until the next digest)."""
+    return ledger.latest_digest_item(store, number)
+
+
+def resolve_item(api: Mastodon, store: Store, item: DigestItem, now: datetime) -> DigestItem | None:
+    """The item with its status and account ids on our instance (a feed entry is looked up by URL)."""
+    if item.status_id and item.account_id:
+        return item
+    try:
+        found = api.search_v2(item.url, resolve=True, result_type="statuses")
+    except MastodonError as exc:
+        LOGGER.warning("could not find %s on our instance (%s)", item.url, exc)
+        return None
+    statuses = found.get("statuses") or []
+    if not statuses or not isinstance(statuses[0].get("account"), Mapping):
+        return None
+    account = to_account(statuses[0]["account"])
+    store.remember_person(account, now)
+    return ledger.resolved_digest_item(store, item, str(statuses[0]["id"]), account.id)
+
+
+# --- our own posts, for the link-love ratio -----------------------------------------------------------
+
+
+def sync_our_posts(
+    api: Mastodon, store: Store, me_id: str, now: datetime, *, min_interval: timedelta = SYNC_INTERVAL
+) -> int:
+    """Read our newest statuses from our profile into the store; returns how many were new.
+
+    The first run walks back over the link-love window; later runs page forward from a cursor
+    (`min_id`), so an idle account costs one request, and at most one every `min_interval`.
+    """
+    last = store.get_state(OUR_POSTS_SYNCED)
+    if last is not None and now - datetime.fromisoformat(last) < min_interval:
+        return 0
+    cursor = store.get_state(OUR_POSTS_CURSOR)
+    added = 0
+    if cursor is None:
+        since = now - LINK_LOVE_WINDOW
+        newest, max_id = None, None
+        for _ in range(MAX_SYNC_PAGES):
+            page = api.account_statuses(me_id, limit=PAGE_SIZE, max_id=max_id)
+            if not page:
+                break
+            newest = newest or str(page[0]["id"])
+            added += _store_page(store, page, me_id, now, since)
+            created = to_status(page[-1]).created_at
+            if created is None or created < since:
+                break
+            max_id = page[-1]["id"]
+        if newest is not None:
+            store.set_state(OUR_POSTS_CURSOR, newest)
+    else:
+        for _ in range(MAX_SYNC_PAGES):
+            page = api.account_statuses(me_id, limit=PAGE_SIZE, min_id=cursor)
+            if not page:
+                break
+            added += _store_page(store, page, me_id, now, None)
+            cursor = str(page[0]["id"])
+            store.set_state(OUR_POSTS_CURSOR, cursor)
+            if len(page) < PAGE_SIZE:
+                break
+    store.set_state(OUR_POSTS_SYNCED, now.isoformat())
+    return added
+
+
+def _store_page(store: Store, page: Sequence[Any], me_id: str, now: datetime, since: datetime | None) -> int:
+    posts = [p for raw in page if (p := our_post(raw, me_id)) is not None]
+    if since is not None:
+        posts = [p for p in posts if p.created_at >= since]
+    known = ledger.known_our_posts(store, [p.status_id for p in posts])
+    return ledger.record_our_posts(store, [p for p in posts if p.status_id not in known], now)
+
+
+def our_post(raw: Mapping[str, Any], me_id: str) -> OurPost | None:
+    """One of our statuses as the link-love ratio sees it; None for DMs (the approval traffic)."""
+    status = to_status(raw)
+    if not status.id or status.created_at is None or status.visibility == "direct":
+        return None
+    reblog = raw.get("reblog")
+    if isinstance(reblog, Mapping) and isinstance(reblog.get("account"), Mapping):
+        author = to_account(reblog["account"])
+        return OurPost(
+            status_id=status.id,
+            created_at=status.created_at,
+            visibility=status.visibility,
+            kind="boost" if author.id != me_id else "post",  # boosting ourselves is no link-love
+            reblog_of_account_id=author.id,
+            reblog_of_status_id=to_status(reblog).id or None,
+            person=author,
+        )
+    answered = status.in_reply_to_account_id
+    if answered and answered != me_id:
+        mention = next(
+            (m for m in raw.get("mentions") or () if isinstance(m, Mapping) and str(m.get("id")) == answered),
+            None,
+        )
+        person = None
+        if mention is not None:
+            acct = str(mention.get("acct") or "")
+            person = Account(id=answered, acct=acct, username=str(mention.get("username") or acct))
+        return OurPost(
+            status_id=status.id,
+            created_at=status.created_at,
+            visibility=status.visibility,
+            kind="reply",
+            in_reply_to_account_id=answered,
+            person=person,
+        )
+    # An original post, or a reply continuing our own thread.
+    return OurPost(
+        status_id=status.id,
+        created_at=status.created_at,
+        visibility=status.visibility,
+        kind="post",
+        in_reply_to_account_id=answered,
+    )
+
+
+# --- weekly summary -----------------------------------------------------------------------------------
+
+
+def weekly_summary(store: Store, now: datetime, domain: str) -> str:
+    """The weekly DM: new followers, who engaged most, who is owed, link-love ratio (and a nudge)."""
+    since = now - timedelta(days=7)
+
+    def who(person: ledger.PersonScore) -> str:
+        return f"{clean_name(person.display_name, person.acct)} ({full_acct(person.acct, domain)})"
+
+    count, first = ledger.new_followers(store, since)
+    followers = f"New followers this week: {count}"
+    if first:
+        shown = first[:3]
+        followers += ": " + ", ".join(who(p) for p in shown)
+        if count > len(shown):
+            followers += f" and {count - len(shown)} more"
+    top = ledger.top_engagers(store, since, 3)
+    owed = ledger.people(store, now, "owed", 3)
+    stats = ledger.stats(store, now)
+    ratio = stats.link_love_ratio
+    lines = [
+        followers,
+        "Engaged most: " + (", ".join(who(p) for p in top) or "nobody this week"),
+        "Owed attention: " + (", ".join(who(p) for p in owed) or "nobody, you are all caught up"),
+        f"Link-love ratio (30 days): {percent(ratio)} of {stats.month.posts} posts "
+        f"(seed advice: {percent(LINK_LOVE_TARGET)} or more)",
+    ]
+    if ratio is not None and ratio < LINK_LOVE_TARGET:
+        lines.append("Nudge: boost or answer a few posts from the daily digest this week.")
+    return "\n".join(lines)

@@ -1,0 +1,797 @@
+"""Store (ledger): relationship and stats queries over the store's tables."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import and_, case, delete, func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bot.events import Account
+from bot.store import (
+    DigestItemRow,
+    DigestRow,
+    DraftRow,
+    EventRow,
+    FeedEntryRow,
+    FeedStateRow,
+    InteractionRow,
+    OurPostRow,
+    PersonRow,
+    Store,
+)
+
+LOGGER = logging.getLogger(__name__)
+
+# How much each of their interactions counts towards engagement: words weigh more than clicks.
+THEIR_WEIGHTS: dict[str, int] = {
+    "mention": 3,
+    "reply": 3,
+    "boost": 2,
+    "favourite": 1,
+    "follow": 1,
+    "follow_request": 1,
+}
+THEIR_KINDS = ("follow", "follow_request", "mention", "reply", "boost", "favourite")
+OUR_KINDS = ("reply", "thanks", "boost", "favourite", "follow")
+OWED_WINDOW = timedelta(days=30)
+OWED_MIN_INTERACTIONS = 2
+LINK_LOVE_WINDOW = timedelta(days=30)
+LINK_LOVE_TARGET = 0.5  # the seed advice: at least half of what we post boosts or answers someone else
+COUNTED_VISIBILITIES = ("public", "unlisted")
+YES_STATES = ("approved", "sending", "sent", "failed")  # an approver said yes, whatever happened next
+
+Mode = Literal["all", "owed", "connectors"]
+MODES: tuple[Mode, ...] = ("all", "owed", "connectors")
+
+
+# --- shapes the other stages see -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PersonScore:
+    """One person in a `people` ranking; `score` depends on the mode, the totals are all-time."""
+
+    account_id: str
+    acct: str
+    display_name: str
+    followers_count: int
+    bot: bool
+    follows_us: bool
+    score: float
+    theirs_total: int
+    ours_total: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "acct": self.acct,
+            "score": self.score,
+            "theirs_total": self.theirs_total,
+            "ours_total": self.ours_total,
+        }
+
+
+@dataclass(frozen=True)
+class Attention:
+    """What the digest ranking needs to know of one author."""
+
+    engagement: int  # weighted, all-time
+    owed: bool  # engaged us at least twice in 30 days, got nothing back
+    engaged_lately: bool  # we did something for them within the `lately` window
+    followers_count: int
+
+    @property
+    def reach(self) -> int:
+        """Reach × engagement: a connector's weight."""
+        return self.followers_count * self.engagement
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    """Counts over one window (7 or 30 days)."""
+
+    days: int
+    theirs: Mapping[str, int]
+    ours: Mapping[str, int]
+    drafts: Mapping[str, int]  # by state, drafts created in the window
+    posts: int  # our public and unlisted statuses
+    boosts: int  # … that boost someone else
+    replies: int  # … that answer someone else
+
+    @property
+    def link_love_ratio(self) -> float | None:
+        return (self.boosts + self.replies) / self.posts if self.posts else None
+
+    @property
+    def approval_rate(self) -> float | None:
+        """Of the drafts an approver decided, the share they said yes to (expired ones are undecided)."""
+        yes = sum(self.drafts.get(state, 0) for state in YES_STATES)
+        decided = yes + self.drafts.get("rejected", 0)
+        return yes / decided if decided else None
+
+
+@dataclass(frozen=True)
+class Stats:
+    as_of: datetime
+    week: WindowStats
+    month: WindowStats
+    people: int
+    followers: int
+
+    @property
+    def link_love_ratio(self) -> float | None:
+        return self.month.link_love_ratio
+
+    @property
+    def approval_rate(self) -> float | None:
+        return self.month.approval_rate
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "link_love_ratio": self.link_love_ratio,
+            "link_love_target": LINK_LOVE_TARGET,
+            "approval_rate": self.approval_rate,
+        }
+        for window in (self.week, self.month):
+            suffix = f"_{window.days}d"
+            out |= {
+                f"posts{suffix}": window.posts,
+                f"boosts{suffix}": window.boosts,
+                f"replies{suffix}": window.replies,
+                f"originals{suffix}": window.posts - window.boosts - window.replies,
+                f"link_love_ratio{suffix}": window.link_love_ratio,
+                f"approval_rate{suffix}": window.approval_rate,
+                f"new_followers{suffix}": window.theirs.get("follow", 0),
+                f"theirs{suffix}": {k: window.theirs.get(k, 0) for k in THEIR_KINDS},
+                f"ours{suffix}": {k: window.ours.get(k, 0) for k in OUR_KINDS},
+                f"drafts{suffix}": dict(window.drafts),
+            }
+        out |= {"people": self.people, "followers": self.followers, "as_of": self.as_of.isoformat()}
+        return out
+
+    def short_text(self) -> str:
+        """The `stats` DM: a few lines an approver can read on a phone."""
+        week, month = self.week, self.month
+        lines = [
+            f"Link-love {percent(self.link_love_ratio)} (seed advice: {percent(LINK_LOVE_TARGET)} or more)"
+            f" · 30d: {month.posts} posts, {month.boosts} boosts, {month.replies} replies",
+            f"Approval rate {percent(self.approval_rate)} · drafts 7d {sum(week.drafts.values())}, "
+            f"30d {sum(month.drafts.values())}",
+        ]
+        for window in (week, month):
+            theirs = ", ".join(f"{k} {window.theirs[k]}" for k in THEIR_KINDS if window.theirs.get(k))
+            lines.append(f"{window.days}d theirs: {theirs or 'nothing'}")
+        lines.append(f"People {self.people}, followers {self.followers}")
+        return "\n".join(lines)
+
+
+def percent(ratio: float | None) -> str:
+    return "n/a" if ratio is None else f"{round(ratio * 100)}%"
+
+
+@dataclass(frozen=True)
+class OurPost:
+    status_id: str
+    created_at: datetime
+    visibility: str
+    kind: str  # post | reply | boost (see OurPostRow)
+    in_reply_to_account_id: str | None = None
+    reblog_of_account_id: str | None = None
+    reblog_of_status_id: str | None = None
+    # The person a reply or boost is for, so the ledger records ours with them.
+    person: Account | None = None
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One numbered item of a listening digest. `status_id` is on our instance (None for feed entries)."""
+
+    number: int
+    status_id: str | None
+    account_id: str | None
+    acct: str
+    display_name: str
+    url: str
+    excerpt: str
+    source: str
+    created_at: datetime
+    digest_id: int = 0
+
+
+@dataclass(frozen=True)
+class FeedState:
+    url: str
+    etag: str | None
+    last_modified: str | None
+    last_fetched: datetime | None
+    next_fetch: datetime | None
+    failures: int
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    feed_url: str
+    entry_id: str
+    acct: str
+    url: str
+    excerpt: str
+    published: datetime
+    title: str = ""  # the feed's title: the author's display name
+    nobot: bool = False
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A follower as the OPML export needs them."""
+
+    acct: str
+    display_name: str
+    url: str = ""  # their profile page, when an event told us
+
+
+# --- the ledger: ours, people, attention ----------------------------------------------------------
+
+
+def record_ours(store: Store, account_id: str, kind: str, status_id: str | None, now: datetime) -> bool:
+    """Record something we did for someone (boost, favourite, follow, …); False when already recorded.
+
+    For boosts and favourites pass the id of *their* status, so the same act read back later from our
+    profile (sync_our_posts) is recognised and not counted twice.
+    """
+    with Session(store.engine) as session:
+        if status_id is not None and _ours_exists(session, account_id, kind, status_id):
+            return False
+        session.add(
+            InteractionRow(account_id=account_id, direction="ours", kind=kind, status_id=status_id, at=now)
+        )
+        if kind == "follow":
+            person = session.get(PersonRow, account_id)
+            if person is not None:
+                person.we_follow = True
+        session.commit()
+        return True
+
+
+def _ours_exists(session: Session, account_id: str, kind: str, status_id: str) -> bool:
+    found = session.exec(
+        select(InteractionRow.id).where(
+            InteractionRow.status_id == status_id,
+            InteractionRow.account_id == account_id,
+            InteractionRow.direction == "ours",
+            InteractionRow.kind == kind,
+        )
+    ).first()
+    return found is not None
+
+
+def _weight() -> Any:
+    return case(
+        *[(col(InteractionRow.kind) == kind, weight) for kind, weight in THEIR_WEIGHTS.items()], else_=0
+    )
+
+
+def people(store: Store, now: datetime, mode: Mode = "all", limit: int = 50) -> list[PersonScore]:
+    """People ranked.
+
+    all: by engagement (their interactions, weighted: words over clicks), all-time.
+    owed: engaged us at least twice in 30 days and got nothing back in that time; most generous first.
+    connectors: reach × engagement (followers count × engagement).
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}")
+    theirs = col(InteractionRow.direction) == "theirs"
+    with Session(store.engine) as session:
+        if mode == "owed":
+            since = now - OWED_WINDOW
+            agg = (
+                select(
+                    col(InteractionRow.account_id).label("account_id"),
+                    func.sum(_weight()).label("score"),
+                    func.max(col(InteractionRow.at)).label("last_at"),
+                )
+                .where(theirs, col(InteractionRow.at) >= since)
+                .group_by(col(InteractionRow.account_id))
+                .having(func.count() >= OWED_MIN_INTERACTIONS)
+                .subquery()
+            )
+            # One set of everyone we gave something back to, not a lookup per person: a correlated
+            # EXISTS made SQLite rescan the window for each candidate (seconds at 1M interactions).
+            gave_back = select(InteractionRow.account_id).where(
+                col(InteractionRow.direction) == "ours", col(InteractionRow.at) >= since
+            )
+            score: Any = agg.c.score
+            query = (
+                select(PersonRow, score)
+                .join(agg, agg.c.account_id == col(PersonRow.account_id))
+                .where(agg.c.account_id.not_in(gave_back), col(PersonRow.bot).is_(False))
+                .order_by(score.desc(), agg.c.last_at.desc())
+            )
+        else:
+            agg = (
+                select(
+                    col(InteractionRow.account_id).label("account_id"),
+                    func.sum(case((theirs, _weight()), else_=0)).label("engagement"),
+                    func.max(case((theirs, col(InteractionRow.at)))).label("last_at"),
+                )
+                .group_by(col(InteractionRow.account_id))
+                .subquery()
+            )
+            score = (
+                agg.c.engagement * col(PersonRow.followers_count)
+                if mode == "connectors"
+                else agg.c.engagement
+            )
+            query = (
+                select(PersonRow, score)
+                .join(agg, agg.c.account_id == col(PersonRow.account_id))
+                .where(agg.c.engagement > 0)
+                .order_by(score.desc(), agg.c.last_at.desc(), col(PersonRow.acct))
+            )
+        rows = session.exec(query.limit(limit)).all()
+        totals = _totals(session, [row.account_id for row, _ in rows])
+    return [
+        PersonScore(
+            account_id=row.account_id,
+            acct=row.acct,
+            display_name=row.display_name,
+            followers_count=row.followers_count,
+            bot=row.bot,
+            follows_us=row.follows_us_since is not None,
+            score=float(value or 0),
+            theirs_total=totals.get((row.account_id, "theirs"), 0),
+            ours_total=totals.get((row.account_id, "ours"), 0),
+        )
+        for row, value in rows
+    ]
+
+
+def _totals(session: Session, account_ids: Sequence[str]) -> dict[tuple[str, str], int]:
+    if not account_ids:
+        return {}
+    rows = session.exec(
+        select(InteractionRow.account_id, InteractionRow.direction, func.count())
+        .where(col(InteractionRow.account_id).in_(account_ids))
+        .group_by(col(InteractionRow.account_id), col(InteractionRow.direction))
+    ).all()
+    return {(account_id, direction): int(count) for account_id, direction, count in rows}
+
+
+def attention(
+    store: Store, account_ids: Iterable[str], now: datetime, lately: timedelta
+) -> dict[str, Attention]:
+    """For the digest ranking: how much each author engages us, whether we owe them, and our last act."""
+    ids = list(dict.fromkeys(account_ids))
+    if not ids:
+        return {}
+    theirs = col(InteractionRow.direction) == "theirs"
+    ours = col(InteractionRow.direction) == "ours"
+    recent = col(InteractionRow.at) >= now - OWED_WINDOW
+    with Session(store.engine) as session:
+        rows = session.exec(
+            select(
+                InteractionRow.account_id,
+                func.sum(case((theirs, _weight()), else_=0)),
+                func.sum(case((and_(theirs, recent), 1), else_=0)),
+                func.max(case((ours, col(InteractionRow.at)))),
+            )
+            .where(col(InteractionRow.account_id).in_(ids))
+            .group_by(col(InteractionRow.account_id))
+        ).all()
+        followers = dict(
+            session.exec(
+                select(PersonRow.account_id, PersonRow.followers_count).where(
+                    col(PersonRow.account_id).in_(ids)
+                )
+            ).all()
+        )
+    out = {account_id: Attention(0, False, False, followers.get(account_id, 0)) for account_id in ids}
+    for account_id, engagement, theirs_recent, last_ours in rows:
+        gave_back = last_ours is not None and last_ours >= now - OWED_WINDOW
+        out[account_id] = Attention(
+            engagement=int(engagement or 0),
+            owed=int(theirs_recent or 0) >= OWED_MIN_INTERACTIONS and not gave_back,
+            engaged_lately=last_ours is not None and last_ours >= now - lately,
+            followers_count=followers.get(account_id, 0),
+        )
+    return out
+
+
+def top_engagers(store: Store, since: datetime, limit: int) -> list[PersonScore]:
+    """Who engaged us most since `since` (weighted), for the weekly summary."""
+    with Session(store.engine) as session:
+        score = func.sum(_weight()).label("score")
+        rows = session.exec(
+            select(PersonRow, score)
+            .join(InteractionRow, col(InteractionRow.account_id) == col(PersonRow.account_id))
+            .where(col(InteractionRow.direction) == "theirs", col(InteractionRow.at) >= since)
+            .group_by(col(PersonRow.account_id))
+            .order_by(score.desc(), col(PersonRow.acct))
+            .limit(limit)
+        ).all()
+        totals = _totals(session, [row.account_id for row, _ in rows])
+    return [
+        PersonScore(
+            account_id=row.account_id,
+            acct=row.acct,
+            display_name=row.display_name,
+            followers_count=row.followers_count,
+            bot=row.bot,
+            follows_us=row.follows_us_since is not None,
+            score=float(value or 0),
+            theirs_total=totals.get((row.account_id, "theirs"), 0),
+            ours_total=totals.get((row.account_id, "ours"), 0),
+        )
+        for row, value in rows
+    ]
+
+
+def new_followers(store: Store, since: datetime) -> tuple[int, list[PersonScore]]:
+    """How many people started following us since `since`, and the first few of them."""
+    with Session(store.engine) as session:
+        condition = col(PersonRow.follows_us_since) >= since
+        count = session.exec(select(func.count()).select_from(PersonRow).where(condition)).one()
+        rows = session.exec(
+            select(PersonRow).where(condition).order_by(col(PersonRow.follows_us_since)).limit(10)
+        ).all()
+    return int(count), [
+        PersonScore(r.account_id, r.acct, r.display_name, r.followers_count, r.bot, True, 0.0, 0, 0)
+        for r in rows
+    ]
+
+
+def bots_among(store: Store, accts: Iterable[str]) -> set[str]:
+    """Which of these accts (lower-cased) the ledger knows as bot accounts."""
+    wanted = {acct.lstrip("@").lower() for acct in accts}
+    if not wanted:
+        return set()
+    with Session(store.engine) as session:
+        rows = session.exec(
+            select(PersonRow.acct).where(func.lower(PersonRow.acct).in_(wanted), col(PersonRow.bot).is_(True))
+        ).all()
+    return {acct.lower() for acct in rows}
+
+
+# --- stats ------------------------------------------------------------------------------------------
+
+
+def stats(store: Store, now: datetime) -> Stats:
+    """Counts over the last 7 and 30 days, approval rate and link-love ratio."""
+    with Session(store.engine) as session:
+        week, month = (_window(session, now, days) for days in (7, 30))
+        people_count = session.exec(select(func.count()).select_from(PersonRow)).one()
+        followers = session.exec(
+            select(func.count()).select_from(PersonRow).where(col(PersonRow.follows_us_since).is_not(None))
+        ).one()
+    return Stats(as_of=now, week=week, month=month, people=int(people_count), followers=int(followers))
+
+
+def _window(session: Session, now: datetime, days: int) -> WindowStats:
+    since = now - timedelta(days=days)
+    by_kind: dict[str, dict[str, int]] = {"theirs": {}, "ours": {}}
+    for direction, kind, count in session.exec(
+        select(InteractionRow.direction, InteractionRow.kind, func.count())
+        .where(col(InteractionRow.at) >= since)
+        .group_by(col(InteractionRow.direction), col(InteractionRow.kind))
+    ).all():
+        by_kind.setdefault(direction, {})[kind] = int(count)
+    drafts = {
+        state: int(count)
+        for state, count in session.exec(
+            select(DraftRow.state, func.count())
+            .where(col(DraftRow.created_at) >= since)
+            .group_by(col(DraftRow.state))
+        ).all()
+    }
+    posts = {
+        kind: int(count)
+        for kind, count in session.exec(
+            select(OurPostRow.kind, func.count())
+            .where(
+                col(OurPostRow.created_at) >= since,
+                col(OurPostRow.visibility).in_(COUNTED_VISIBILITIES),
+            )
+            .group_by(col(OurPostRow.kind))
+        ).all()
+    }
+    return WindowStats(
+        days=days,
+        theirs=by_kind["theirs"],
+        ours=by_kind["ours"],
+        drafts=drafts,
+        posts=sum(posts.values()),
+        boosts=posts.get("boost", 0),
+        replies=posts.get("reply", 0),
+    )
+
+
+# --- our own posts ---------------------------------------------------------------------------------
+
+
+def known_our_posts(store: Store, status_ids: Iterable[str]) -> set[str]:
+    ids = list(status_ids)
+    if not ids:
+        return set()
+    with Session(store.engine) as session:
+        return set(session.exec(select(OurPostRow.status_id).where(col(OurPostRow.status_id).in_(ids))).all())
+
+
+def record_our_posts(store: Store, posts: Sequence[OurPost], now: datetime) -> int:
+    """Remember our statuses (once each); replies and boosts for others also enter the ledger as ours."""
+    added = 0
+    for post in posts:
+        with Session(store.engine) as session:
+            if session.exec(select(OurPostRow.id).where(OurPostRow.status_id == post.status_id)).first():
+                continue
+            session.add(
+                OurPostRow(
+                    status_id=post.status_id,
+                    created_at=post.created_at,
+                    visibility=post.visibility,
+                    kind=post.kind,
+                    in_reply_to_account_id=post.in_reply_to_account_id,
+                    reblog_of_account_id=post.reblog_of_account_id,
+                )
+            )
+            target = post.reblog_of_account_id if post.kind == "boost" else post.in_reply_to_account_id
+            # Boosts are keyed by their status (as record_ours documents), replies by ours (as mark_sent).
+            acted_on = post.reblog_of_status_id if post.kind == "boost" else post.status_id
+            if post.kind in ("boost", "reply") and target and acted_on:
+                if post.person is not None and session.get(PersonRow, target) is None:
+                    session.add(
+                        PersonRow(
+                            account_id=target,
+                            acct=post.person.acct,
+                            display_name=post.person.display_name,
+                            followers_count=post.person.followers_count,
+                            bot=post.person.bot,
+                            first_seen=now,
+                        )
+                    )
+                if not _ours_exists(session, target, post.kind, acted_on):
+                    session.add(
+                        InteractionRow(
+                            account_id=target,
+                            direction="ours",
+                            kind=post.kind,
+                            status_id=acted_on,
+                            at=post.created_at,
+                        )
+                    )
+            try:
+                session.commit()
+                added += 1
+            except IntegrityError:  # a concurrent sync stored it first
+                session.rollback()
+    return added
+
+
+# --- digests -----------------------------------------------------------------------------------------
+
+
+def save_digest(store: Store, items: Sequence[DigestItem], now: datetime) -> list[DigestItem]:
+    """Store a new digest, numbering its items 1..n; from now on its numbers are the valid ones."""
+    with Session(store.engine) as session:
+        digest = DigestRow(created_at=now)
+        session.add(digest)
+        session.flush()
+        assert digest.id is not None
+        numbered = [replace(item, number=n, digest_id=digest.id) for n, item in enumerate(items, start=1)]
+        for item in numbered:
+            session.add(
+                DigestItemRow(
+                    digest_id=digest.id,
+                    number=item.number,
+                    status_id=item.status_id,
+                    account_id=item.account_id,
+                    acct=item.acct,
+                    display_name=item.display_name,
+                    url=item.url,
+                    excerpt=item.excerpt,
+                    source=item.source,
+                    created_at=item.created_at,
+                )
+            )
+        session.commit()
+    return numbered
+
+
+def latest_digest_item(store: Store, number: int) -> DigestItem | None:
+    """Item `number` of the newest digest (older digests' numbers are no longer valid)."""
+    with Session(store.engine) as session:
+        latest = session.exec(select(func.max(DigestRow.id))).one()
+        if latest is None:
+            return None
+        row = session.exec(
+            select(DigestItemRow).where(DigestItemRow.digest_id == latest, DigestItemRow.number == number)
+        ).first()
+        return _digest_item(row) if row is not None else None
+
+
+def resolved_digest_item(store: Store, item: DigestItem, status_id: str, account_id: str) -> DigestItem:
+    """Remember the local ids found for a feed entry, so a second command on it needs no search."""
+    with Session(store.engine) as session:
+        session.exec(
+            update(DigestItemRow)
+            .where(col(DigestItemRow.digest_id) == item.digest_id, col(DigestItemRow.number) == item.number)
+            .values(status_id=status_id, account_id=account_id)
+        )
+        session.commit()
+    return replace(item, status_id=status_id, account_id=account_id)
+
+
+def digested(store: Store, status_ids: Iterable[str], urls: Iterable[str]) -> set[str]:
+    """Which of these status ids and URLs any digest has already shown."""
+    ids, links = list(status_ids), [u for u in urls if u]
+    seen: set[str] = set()
+    with Session(store.engine) as session:
+        if ids:
+            seen |= {
+                s
+                for s in session.exec(
+                    select(DigestItemRow.status_id).where(col(DigestItemRow.status_id).in_(ids))
+                ).all()
+                if s
+            }
+        if links:
+            seen |= set(
+                session.exec(select(DigestItemRow.url).where(col(DigestItemRow.url).in_(links))).all()
+            )
+    return seen
+
+
+def _digest_item(row: DigestItemRow) -> DigestItem:
+    return DigestItem(
+        number=row.number,
+        status_id=row.status_id,
+        account_id=row.account_id,
+        acct=row.acct,
+        display_name=row.display_name,
+        url=row.url,
+        excerpt=row.excerpt,
+        source=row.source,
+        created_at=row.created_at,
+        digest_id=row.digest_id,
+    )
+
+
+# --- feeds ------------------------------------------------------------------------------------------
+
+
+def feed_state(store: Store, url: str) -> FeedState | None:
+    with Session(store.engine) as session:
+        row = session.get(FeedStateRow, url)
+        if row is None:
+            return None
+        return FeedState(row.url, row.etag, row.last_modified, row.last_fetched, row.next_fetch, row.failures)
+
+
+@dataclass(frozen=True)
+class FeedFetch:
+    """What one successful fetch (200 or 304) tells the store."""
+
+    url: str
+    acct: str
+    now: datetime
+    next_fetch: datetime
+    modified: bool = False  # False for 304: validators and entries stay as they were
+    etag: str | None = None
+    last_modified: str | None = None
+    title: str = ""
+    nobot: bool = False
+    entries: Sequence[FeedEntry] = field(default_factory=tuple)
+    keep_since: datetime | None = None  # entries published before this are pruned
+
+
+def save_feed_fetch(store: Store, fetch: FeedFetch) -> int:
+    """Record a fetch; returns how many entries were new."""
+    with Session(store.engine) as session:
+        row = session.get(FeedStateRow, fetch.url) or FeedStateRow(url=fetch.url)
+        row.acct, row.last_fetched, row.next_fetch = fetch.acct, fetch.now, fetch.next_fetch
+        row.failures, row.last_error = 0, None
+        new = 0
+        if fetch.modified:
+            row.etag, row.last_modified = fetch.etag, fetch.last_modified
+            row.title, row.nobot = fetch.title, fetch.nobot
+            known = set(
+                session.exec(
+                    select(FeedEntryRow.entry_id).where(
+                        FeedEntryRow.feed_url == fetch.url,
+                        col(FeedEntryRow.entry_id).in_([e.entry_id for e in fetch.entries]),
+                    )
+                ).all()
+            )
+            for entry in fetch.entries:
+                if entry.entry_id in known or (fetch.keep_since and entry.published < fetch.keep_since):
+                    continue
+                known.add(entry.entry_id)
+                session.add(
+                    FeedEntryRow(
+                        feed_url=fetch.url,
+                        entry_id=entry.entry_id,
+                        acct=fetch.acct,
+                        url=entry.url,
+                        excerpt=entry.excerpt,
+                        published=entry.published,
+                        fetched_at=fetch.now,
+                    )
+                )
+                new += 1
+            if fetch.keep_since is not None:
+                session.exec(
+                    delete(FeedEntryRow).where(
+                        col(FeedEntryRow.feed_url) == fetch.url,
+                        col(FeedEntryRow.published) < fetch.keep_since,
+                    )
+                )
+        session.add(row)
+        session.commit()
+        return new
+
+
+def save_feed_failure(store: Store, url: str, acct: str, error: str, now: datetime, retry: timedelta) -> int:
+    """Record a failed fetch; the next attempt waits longer after each failure. Returns the failure count."""
+    with Session(store.engine) as session:
+        row = session.get(FeedStateRow, url) or FeedStateRow(url=url, acct=acct)
+        row.failures += 1
+        row.last_error = error[:500]
+        row.last_fetched = now
+        backoff = retry * 2 ** min(row.failures - 1, 10)
+        row.next_fetch = now + min(backoff, max(retry, timedelta(days=1)))
+        session.add(row)
+        session.commit()
+        return row.failures
+
+
+def recent_feed_entries(store: Store, since: datetime, accts: Iterable[str] | None = None) -> list[FeedEntry]:
+    """Feed entries published since `since`, newest first, with their feed's title and #nobot flag."""
+    with Session(store.engine) as session:
+        query = (
+            select(FeedEntryRow, FeedStateRow.title, FeedStateRow.nobot)
+            .join(FeedStateRow, col(FeedStateRow.url) == col(FeedEntryRow.feed_url))
+            .where(col(FeedEntryRow.published) >= since)
+            .order_by(col(FeedEntryRow.published).desc())
+        )
+        if accts is not None:
+            query = query.where(col(FeedEntryRow.acct).in_(list(accts)))
+        rows = session.exec(query).all()
+    return [
+        FeedEntry(
+            feed_url=row.feed_url,
+            entry_id=row.entry_id,
+            acct=row.acct,
+            url=row.url,
+            excerpt=row.excerpt,
+            published=row.published,
+            title=title,
+            nobot=nobot,
+        )
+        for row, title, nobot in rows
+    ]
+
+
+def follower_profiles(store: Store) -> list[Profile]:
+    """Our followers with their profile URLs (read from their follow events), for the OPML export."""
+    with Session(store.engine) as session:
+        followers = session.exec(
+            select(PersonRow.account_id, PersonRow.acct, PersonRow.display_name)
+            .where(col(PersonRow.follows_us_since).is_not(None))
+            .order_by(col(PersonRow.acct))
+        ).all()
+        urls: dict[str, str] = {}
+        payloads = session.exec(
+            select(EventRow.account_id, EventRow.payload)
+            .where(col(EventRow.kind).in_(("follow", "follow_request")))
+            .execution_options(yield_per=1000)
+        )
+        for account_id, payload in payloads:
+            try:
+                urls[account_id] = str(json.loads(payload)["account"].get("url") or "")
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue
+    return [Profile(acct, name, urls.get(account_id, "")) for account_id, acct, name in followers]

@@ -1,0 +1,157 @@
+"""The `frontrow` command as users run it: exit codes, stdout for answers only, stderr for logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Community, to_toml
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
+
+
+def frontrow(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
+
+
+def test_check_config_accepts_the_example_and_shows_the_rules() -> None:
+    result = frontrow("--config", str(EXAMPLE), "check-config")
+    assert result.returncode == 0, result.stderr
+    assert "thank-new-followers" in result.stdout and "answer-questions" in result.stdout
+
+
+def test_a_broken_config_exits_2_naming_every_key_without_a_traceback(tmp_path: Path) -> None:
+    broken = EXAMPLE.read_text().replace('expire_after = "3d"', 'expire_after = "3 dayz"')
+    broken = broken.replace("max_posts_per_hour = 20", "max_posts_per_hour = -1")
+    path = tmp_path / "config.toml"
+    path.write_text(broken)
+    result = frontrow("--config", str(path), "check-config")
+    assert result.returncode == 2
+    assert "approval.expire_after" in result.stderr and "limits.max_posts_per_hour" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_the_config_path_comes_from_the_environment_then_the_working_folder(tmp_path: Path) -> None:
+    assert frontrow("check-config", env={"FRONTROW_CONFIG": str(EXAMPLE)}).returncode == 0
+    missing = frontrow("check-config", cwd=tmp_path, env={"FRONTROW_CONFIG": ""})
+    assert missing.returncode == 2 and "config.toml" in missing.stderr
+
+
+def test_rules_test_explains_rule_by_rule() -> None:
+    result = frontrow(
+        "--config",
+        str(EXAMPLE),
+        "rules",
+        "test",
+        "--event",
+        "mention",
+        "--text",
+        "lovely day",
+        "--from",
+        "fan@example.social",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "answer-questions: no, the text contains none of contains_any" in result.stdout
+    assert "thank-new-followers: no, it is for follow events" in result.stdout
+    assert "No rule matches" in result.stdout
+
+    matched = frontrow(
+        "--config",
+        str(EXAMPLE),
+        "rules",
+        "test",
+        "--event",
+        "mention",
+        "--text",
+        "how?",
+        "--from",
+        "fan@example.social",
+    )
+    assert (
+        "answer-questions: MATCHES" in matched.stdout
+        and "@fan@example.social Good question" in matched.stdout
+    )
+
+
+def test_drafts_json_prints_only_json_and_logs_never_show_the_token(community: Community) -> None:
+    fan = community.person("fan")
+    fan.api.account_follow(community.bot.id)
+    fan.api.status_post("@bot how are you?")
+    data = community.config()
+    token = data["mastodon"].pop("access_token")
+    config = community.tmp / "config.toml"
+    config.write_text(to_toml(data))
+    env = {"FRONTROW_ACCESS_TOKEN": token}
+
+    run = frontrow("--config", str(config), "--log-format", "json", "run", "--once", env=env)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == ""
+    lines = [json.loads(line) for line in run.stderr.splitlines() if line.strip()]
+    assert lines and all({"time", "level", "message"} <= set(line) for line in lines)
+    assert token not in run.stderr
+
+    listed = frontrow("--config", str(config), "drafts", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    drafts = json.loads(listed.stdout)
+    assert {d["rule"] for d in drafts} == {"thank-new-followers", "answer-questions"}
+    assert set(drafts[0]) == {
+        "id",
+        "state",
+        "rule",
+        "acct",
+        "in_reply_to_id",
+        "text",
+        "created_at",
+        "status_id",
+    }
+
+    pending = frontrow("--config", str(config), "drafts", "--state", "pending", env=env)
+    assert pending.returncode == 0 and "thank-new-followers" in pending.stdout
+    assert frontrow("--config", str(config), "drafts", "--state", "bogus", env=env).returncode == 2
+
+    first = drafts[0]["id"]
+    assert frontrow("--config", str(config), "approve", str(first), "--text", "Hi!", env=env).returncode == 0
+    again = frontrow("--config", str(config), "reject", str(first), env=env)
+    assert again.returncode == 1 and "already approved" in again.stderr
+
+    who = frontrow("--config", str(config), "who", "fan", "--json", env=env)
+    record = json.loads(who.stdout)
+    assert record["acct"] == "fan" and record["follows_us"] is True
+    assert record["theirs"]["mention"] == 1 and record["theirs"]["follow"] == 1
+    assert set(record) >= {
+        "acct",
+        "display_name",
+        "follows_us",
+        "follows_us_since",
+        "we_follow",
+        "theirs",
+        "ours",
+    }
+
+
+def test_health_needs_a_fresh_heartbeat(community: Community) -> None:
+    config = community.write_config()
+    assert frontrow("--config", str(config), "health").returncode == 1
+    app = community.app()
+    app.store.beat(app.clock())
+    assert frontrow("--config", str(config), "health").returncode == 0
+
+
+@pytest.mark.parametrize("command", [["--help"], ["run", "--help"], ["rules", "test", "--help"]])
+def test_help_works(command: list[str]) -> None:
+    result = frontrow(*command)
+    assert result.returncode == 0 and "Usage" in result.stdout
