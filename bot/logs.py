@@ -48,7 +48,7 @@ def setup_logging(fmt: str = "text", level: int = logging.INFO, secrets: list[st
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Third-party chatter stays out of the service's log unless something is wrong.
-    for noisy in ("urllib3", "apscheduler", "httpx", "httpcore"):
+    for noisy in ("urllib3", "apscheduler", "httpx", "httpcore", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, UniqueConstraint, func, update
+from sqlalchemy import Column, DateTime, Index, UniqueConstraint, func, inspect, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeDecorator
@@ -83,7 +83,14 @@ class InteractionRow(SQLModel, table=True):
     """The ledger: one row per interaction, theirs (with us) or ours (with them)."""
 
     __tablename__ = "interactions"
-    __table_args__ = (Index("ix_interactions_person_at", "account_id", "at"),)
+    # Ledger queries: one person's history; everything in a time window; per-person totals by kind;
+    # our acts found by the status they answered.
+    __table_args__ = (
+        Index("ix_interactions_person_at", "account_id", "at"),
+        Index("ix_interactions_direction_at", "direction", "at", "account_id", "kind"),
+        Index("ix_interactions_person_kind", "account_id", "direction", "kind", "at"),
+        Index("ix_interactions_status", "status_id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     account_id: str
     direction: str  # "theirs" | "ours"
@@ -147,26 +154,6 @@ class StateRow(SQLModel, table=True):
 
 
 # --- ledger and listening tables (queried by bot/ledger.py) ------------------------------------
-# Indexes the ledger queries need at 100k people / 1M interactions: window scans by direction and
-# time (covering account and kind), per-person totals by kind, and our acts found by status id.
-# create_all() adds them to new databases only; Store.upgrade must create them for existing ones.
-LEDGER_INDEXES = (
-    Index(
-        "ix_interactions_direction_at",
-        col(InteractionRow.direction),
-        col(InteractionRow.at),
-        col(InteractionRow.account_id),
-        col(InteractionRow.kind),
-    ),
-    Index(
-        "ix_interactions_person_kind",
-        col(InteractionRow.account_id),
-        col(InteractionRow.direction),
-        col(InteractionRow.kind),
-        col(InteractionRow.at),
-    ),
-    Index("ix_interactions_status", col(InteractionRow.status_id)),
-)
 
 
 class OurPostRow(SQLModel, table=True):
@@ -359,10 +346,20 @@ class Store:
         self.engine: Engine = create_engine(url, **kwargs)
 
     def upgrade(self) -> None:
-        """Create missing tables and indexes (the schema is additive)."""
-        SQLModel.metadata.create_all(self.engine)
-        for index in LEDGER_INDEXES:
-            index.create(self.engine, checkfirst=True)
+        """Migrate the schema to the newest revision (Alembic; see bot/migrations)."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", "bot:migrations")
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            tables = inspect(connection)
+            if tables.has_table("drafts") and not tables.has_table("alembic_version"):
+                # A store from before migrations: its tables match the revision its columns show.
+                columns = {column["name"] for column in tables.get_columns("drafts")}
+                command.stamp(config, "head" if "sending_at" in columns else "0001")
+            command.upgrade(config, "head")
 
     def close(self) -> None:
         self.engine.dispose()

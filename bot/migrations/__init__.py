@@ -1,0 +1,1 @@
+"""Store (schema): Alembic migrations; `Store.upgrade()` and `frontrow db upgrade` run them."""

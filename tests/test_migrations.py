@@ -1,0 +1,92 @@
+"""Schema migrations: a new store is at the newest revision, and an older store keeps its data."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+from sqlmodel import SQLModel
+
+from bot.store import Store
+from tests.conftest import to_toml
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
+
+
+def alembic_config(connection: object) -> Config:
+    config = Config()
+    config.set_main_option("script_location", "bot:migrations")
+    config.attributes["connection"] = connection
+    return config
+
+
+def test_a_new_store_matches_the_models_exactly(store_url: str) -> None:
+    store = Store(store_url)
+    store.upgrade()
+    with store.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+        assert differences == []
+        version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    assert version == "0002"
+    store.upgrade()  # twice is harmless
+
+
+def test_db_upgrade_keeps_the_data_of_an_older_store(store_url: str, tmp_path: Path) -> None:
+    engine = create_engine(store_url)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0001")
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO events (notification_id, kind, account_id, acct, payload, created_at,"
+                " recorded_at) VALUES ('n1', 'follow', 'a1', 'fan', '{}', :now, :now)"
+            ),
+            {"now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO drafts (event_id, rule, account_id, acct, display_name, visibility,"
+                " spoiler_text, text, template, state, created_at)"
+                " VALUES (1, 'thanks', 'a1', 'fan', 'Fan', 'unlisted', '',"
+                " 'Thanks, Fan!', 't', 'pending', :now)"
+            ),
+            {"now": now},
+        )
+    engine.dispose()
+    config = tmp_path / "config.toml"
+    data = {"mastodon": {"base_url": "https://mastodon.example"}, "store": {"url": store_url}}
+    data["approval"] = {"approvers": ["alice"]}
+    config.write_text(to_toml(data))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(config), "db", "upgrade"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+
+    store = Store(store_url)
+    (draft,) = store.drafts()
+    assert (draft.text, draft.state, draft.action, draft.triage) == ("Thanks, Fan!", "pending", "post", 2)
+    assert store.count_events() == 1
+    assert "sending_at" in {c["name"] for c in inspect(store.engine).get_columns("drafts")}
+
+
+def test_a_store_made_before_migrations_is_adopted_without_losing_data(store_url: str) -> None:
+    engine = create_engine(store_url)
+    SQLModel.metadata.create_all(engine)  # how stores were made before Alembic
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO state (key, value) VALUES ('notifications_cursor', '42')"))
+    engine.dispose()
+    store = Store(store_url)
+    store.upgrade()
+    assert store.get_cursor() == "42"
