@@ -295,3 +295,19 @@ def test_file_errors_are_reported_together(tmp_path: Path) -> None:
         "approval.approvers: at least one approver is needed",
         'rules[0].templates: must be a list (e.g. templates = ["..."]), not "hi"',
     ]
+
+
+@pytest.mark.parametrize(("data", "key", "words"), BROKEN, ids=[f"{key}/{words}" for _, key, words in BROKEN])
+def test_check_config_exits_2_naming_the_key_without_a_traceback(
+    data: dict[str, Any], key: str, words: str, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import cli
+    from tests.conftest import to_toml
+
+    path = tmp_path / "config.toml"
+    path.write_text(to_toml(data))
+    result = CliRunner().invoke(cli, ["--config", str(path), "check-config"])
+    assert result.exit_code == 2, result.output
+    assert key in result.stderr and "Traceback" not in result.stderr

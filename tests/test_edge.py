@@ -460,7 +460,7 @@ NOTIFICATION_SHAPED = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=2000, deadline=None)  # fuzzing: thousands of hostile notifications
 @given(st.one_of(JSON, NOTIFICATION_SHAPED))
 def test_to_event_never_raises(notification: Any) -> None:
     event = to_event(notification, self_id=SELF_ID, approver_ids=frozenset({DM_SENDER_ID}))
