@@ -45,20 +45,6 @@ def _base() -> ModuleType:
     return cli
 
 
-def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        # Text, not str: rich would read "[...]" in a display name as markup (and fail on "[/x]").
-        table.add_row(*(Text(cell) for cell in row))
-    Console().print(table)
-
-
 def people_command(
     owed: Annotated[
         bool, typer.Option("--owed", help="engaged you at least twice in 30 days, got nothing back")
@@ -80,7 +66,7 @@ def people_command(
         typer.echo(json.dumps([p.as_json() for p in ranked], ensure_ascii=False, indent=2))
         return
     titles = {"all": "people by engagement", "owed": "owed attention", "connectors": "connectors"}
-    _table(
+    _base()._table(
         titles[mode],
         ["#", "name", "acct", "score", "theirs", "ours", "followers", "follows you"],
         [
@@ -121,7 +107,7 @@ def stats_command(as_json: Annotated[bool, typer.Option("--json", help="JSON on 
         rows.append([f"their {label}", str(week.theirs.get(kind, 0)), str(month.theirs.get(kind, 0))])
     for kind, label in OUR_LABELS.items():
         rows.append([f"our {label}", str(week.ours.get(kind, 0)), str(month.ours.get(kind, 0))])
-    _table("stats", ["", "7 days", "30 days"], rows)
+    _base()._table("stats", ["", "7 days", "30 days"], rows)
     typer.echo(
         f"Link-love ratio: {ledger.percent(result.link_love_ratio)} over 30 days "
         f"(seed advice: {ledger.percent(ledger.LINK_LOVE_TARGET)} or more). "
