@@ -39,9 +39,12 @@ class StartupError(Exception):
     """The instance refused us at start-up (bad token, unknown approver): a config problem."""
 
 
-def open_store(settings: Settings) -> Store:
+def open_store(settings: Settings, *, migrate: bool = True) -> Store:
+    """The store, migrated, seeing the rows of the account this config signs in as."""
     store = Store(settings.store.url)
-    store.upgrade()
+    if migrate:
+        store.upgrade()
+    store.owner = store.find_owner(settings.mastodon.base_url, settings.mastodon.access_token)
     return store
 
 
@@ -73,6 +76,11 @@ class App:
             raise StartupError("mastodon.access_token: the instance refused the token (401)") from exc
         self.me = me
         self.facts = instance_facts(self.api, self.settings.mastodon.base_url)
+        # Several bot accounts may share one database: this one's rows carry its user@instance.
+        mastodon = self.settings.mastodon
+        self.store.claim(
+            f"{me.username}@{self.facts.domain}", mastodon.base_url, mastodon.access_token, self.clock()
+        )
         self.approvers = self._resolve_approvers()
         self._follow_approvers()
         self._listener = Listener(

@@ -283,13 +283,14 @@ def note(acct: Annotated[str, typer.Argument()], text: Annotated[str, typer.Argu
 @cli.command()
 def health() -> None:
     """Exit 0 when the running service's heartbeat is fresh (for Docker's HEALTHCHECK)."""
-    from bot.store import Store, utcnow
+    from bot.app import open_store
+    from bot.store import utcnow
 
     loaded = settings()
     from sqlalchemy.exc import SQLAlchemyError
 
     try:
-        beat = Store(loaded.store.url).last_beat()  # read-only: no schema work beside the running service
+        beat = open_store(loaded, migrate=False).last_beat()  # read-only: no schema work beside the service
     except SQLAlchemyError as exc:
         fail(f"unhealthy: the store cannot be read ({type(exc).__name__})", 1)
     limit = 3 * loaded.listener.poll_interval

@@ -244,14 +244,14 @@ def record_ours(store: Store, account_id: str, kind: str, status_id: str | None,
     For boosts and favourites pass the id of *their* status, so the same act read back later from our
     profile (sync_our_posts) is recognised and not counted twice.
     """
-    with Session(store.engine) as session:
+    with store.session() as session:
         if status_id is not None and _ours_exists(session, account_id, kind, status_id):
             return False
         session.add(
             InteractionRow(account_id=account_id, direction="ours", kind=kind, status_id=status_id, at=now)
         )
         if kind == "follow":
-            person = session.get(PersonRow, account_id)
+            person = session.get(PersonRow, (store.owner, account_id))
             if person is not None:
                 person.we_follow = True
         session.commit()
@@ -286,7 +286,7 @@ def people(store: Store, now: datetime, mode: Mode = "all", limit: int = 50) -> 
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}")
     theirs = col(InteractionRow.direction) == "theirs"
-    with Session(store.engine) as session:
+    with store.session() as session:
         if mode == "owed":
             since = now - OWED_WINDOW
             agg = (
@@ -372,7 +372,7 @@ def attention(
     theirs = col(InteractionRow.direction) == "theirs"
     ours = col(InteractionRow.direction) == "ours"
     recent = col(InteractionRow.at) >= now - OWED_WINDOW
-    with Session(store.engine) as session:
+    with store.session() as session:
         rows = session.exec(
             select(
                 InteractionRow.account_id,
@@ -404,7 +404,7 @@ def attention(
 
 def top_engagers(store: Store, since: datetime, limit: int) -> list[PersonScore]:
     """Who engaged us most since `since` (weighted), for the weekly summary."""
-    with Session(store.engine) as session:
+    with store.session() as session:
         score = func.sum(_weight()).label("score")
         rows = session.exec(
             select(PersonRow, score)
@@ -433,7 +433,7 @@ def top_engagers(store: Store, since: datetime, limit: int) -> list[PersonScore]
 
 def new_followers(store: Store, since: datetime) -> tuple[int, list[PersonScore]]:
     """How many people started following us since `since`, and the first few of them."""
-    with Session(store.engine) as session:
+    with store.session() as session:
         condition = col(PersonRow.follows_us_since) >= since
         count = session.exec(select(func.count()).select_from(PersonRow).where(condition)).one()
         rows = session.exec(
@@ -450,7 +450,7 @@ def bots_among(store: Store, accts: Iterable[str]) -> set[str]:
     wanted = {acct.lstrip("@").lower() for acct in accts}
     if not wanted:
         return set()
-    with Session(store.engine) as session:
+    with store.session() as session:
         rows = session.exec(
             select(PersonRow.acct).where(func.lower(PersonRow.acct).in_(wanted), col(PersonRow.bot).is_(True))
         ).all()
@@ -462,7 +462,7 @@ def bots_among(store: Store, accts: Iterable[str]) -> set[str]:
 
 def stats(store: Store, now: datetime) -> Stats:
     """Counts over the last 7 and 30 days, approval rate and link-love ratio."""
-    with Session(store.engine) as session:
+    with store.session() as session:
         week, month = (_window(session, now, days) for days in (7, 30))
         people_count = session.exec(select(func.count()).select_from(PersonRow)).one()
         followers = session.exec(
@@ -517,7 +517,7 @@ def known_our_posts(store: Store, status_ids: Iterable[str]) -> set[str]:
     ids = list(status_ids)
     if not ids:
         return set()
-    with Session(store.engine) as session:
+    with store.session() as session:
         return set(session.exec(select(OurPostRow.status_id).where(col(OurPostRow.status_id).in_(ids))).all())
 
 
@@ -525,7 +525,7 @@ def record_our_posts(store: Store, posts: Sequence[OurPost], now: datetime) -> i
     """Remember our statuses (once each); replies and boosts for others also enter the ledger as ours."""
     added = 0
     for post in posts:
-        with Session(store.engine) as session:
+        with store.session() as session:
             if session.exec(select(OurPostRow.id).where(OurPostRow.status_id == post.status_id)).first():
                 continue
             session.add(
@@ -542,9 +542,10 @@ def record_our_posts(store: Store, posts: Sequence[OurPost], now: datetime) -> i
             # Boosts are keyed by their status (as record_ours documents), replies by ours (as mark_sent).
             acted_on = post.reblog_of_status_id if post.kind == "boost" else post.status_id
             if post.kind in ("boost", "reply") and target and acted_on:
-                if post.person is not None and session.get(PersonRow, target) is None:
+                if post.person is not None and session.get(PersonRow, (store.owner, target)) is None:
                     session.add(
                         PersonRow(
+                            owner=store.owner,
                             account_id=target,
                             acct=post.person.acct,
                             display_name=post.person.display_name,
@@ -576,7 +577,7 @@ def record_our_posts(store: Store, posts: Sequence[OurPost], now: datetime) -> i
 
 def save_digest(store: Store, items: Sequence[DigestItem], now: datetime) -> list[DigestItem]:
     """Store a new digest, numbering its items 1..n; from now on its numbers are the valid ones."""
-    with Session(store.engine) as session:
+    with store.session() as session:
         digest = DigestRow(created_at=now)
         session.add(digest)
         session.flush()
@@ -603,7 +604,7 @@ def save_digest(store: Store, items: Sequence[DigestItem], now: datetime) -> lis
 
 def latest_digest_item(store: Store, number: int) -> DigestItem | None:
     """Item `number` of the newest digest (older digests' numbers are no longer valid)."""
-    with Session(store.engine) as session:
+    with store.session() as session:
         latest = session.exec(select(func.max(DigestRow.id))).one()
         if latest is None:
             return None
@@ -615,7 +616,7 @@ def latest_digest_item(store: Store, number: int) -> DigestItem | None:
 
 def resolved_digest_item(store: Store, item: DigestItem, status_id: str, account_id: str) -> DigestItem:
     """Remember the local ids found for a feed entry, so a second command on it needs no search."""
-    with Session(store.engine) as session:
+    with store.session() as session:
         session.exec(
             update(DigestItemRow)
             .where(col(DigestItemRow.digest_id) == item.digest_id, col(DigestItemRow.number) == item.number)
@@ -629,7 +630,7 @@ def digested(store: Store, status_ids: Iterable[str], urls: Iterable[str]) -> se
     """Which of these status ids and URLs any digest has already shown."""
     ids, links = list(status_ids), [u for u in urls if u]
     seen: set[str] = set()
-    with Session(store.engine) as session:
+    with store.session() as session:
         if ids:
             seen |= {
                 s
@@ -664,8 +665,8 @@ def _digest_item(row: DigestItemRow) -> DigestItem:
 
 
 def feed_state(store: Store, url: str) -> FeedState | None:
-    with Session(store.engine) as session:
-        row = session.get(FeedStateRow, url)
+    with store.session() as session:
+        row = session.get(FeedStateRow, (store.owner, url))
         if row is None:
             return None
         return FeedState(row.url, row.etag, row.last_modified, row.last_fetched, row.next_fetch, row.failures)
@@ -690,8 +691,10 @@ class FeedFetch:
 
 def save_feed_fetch(store: Store, fetch: FeedFetch) -> int:
     """Record a fetch; returns how many entries were new."""
-    with Session(store.engine) as session:
-        row = session.get(FeedStateRow, fetch.url) or FeedStateRow(url=fetch.url)
+    with store.session() as session:
+        row = session.get(FeedStateRow, (store.owner, fetch.url)) or FeedStateRow(
+            owner=store.owner, url=fetch.url
+        )
         row.acct, row.last_fetched, row.next_fetch = fetch.acct, fetch.now, fetch.next_fetch
         row.failures, row.last_error = 0, None
         new = 0
@@ -736,8 +739,10 @@ def save_feed_fetch(store: Store, fetch: FeedFetch) -> int:
 
 def save_feed_failure(store: Store, url: str, acct: str, error: str, now: datetime, retry: timedelta) -> int:
     """Record a failed fetch; the next attempt waits longer after each failure. Returns the failure count."""
-    with Session(store.engine) as session:
-        row = session.get(FeedStateRow, url) or FeedStateRow(url=url, acct=acct)
+    with store.session() as session:
+        row = session.get(FeedStateRow, (store.owner, url)) or FeedStateRow(
+            owner=store.owner, url=url, acct=acct
+        )
         row.failures += 1
         row.last_error = error[:500]
         row.last_fetched = now
@@ -750,7 +755,7 @@ def save_feed_failure(store: Store, url: str, acct: str, error: str, now: dateti
 
 def recent_feed_entries(store: Store, since: datetime, accts: Iterable[str] | None = None) -> list[FeedEntry]:
     """Feed entries published since `since`, newest first, with their feed's title and #nobot flag."""
-    with Session(store.engine) as session:
+    with store.session() as session:
         query = (
             select(FeedEntryRow, FeedStateRow.title, FeedStateRow.nobot)
             .join(FeedStateRow, col(FeedStateRow.url) == col(FeedEntryRow.feed_url))
@@ -777,7 +782,7 @@ def recent_feed_entries(store: Store, since: datetime, accts: Iterable[str] | No
 
 def follower_profiles(store: Store) -> list[Profile]:
     """Our followers with their profile URLs (read from their follow events), for the OPML export."""
-    with Session(store.engine) as session:
+    with store.session() as session:
         followers = session.exec(
             select(PersonRow.account_id, PersonRow.acct, PersonRow.display_name)
             .where(col(PersonRow.follows_us_since).is_not(None))

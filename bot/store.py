@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, UniqueConstraint, func, inspect, update
+from sqlalchemy import Column, DateTime, Index, UniqueConstraint, event, func, inspect, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import ORMExecuteState, with_loader_criteria
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
@@ -46,9 +48,11 @@ def _ts(*, index: bool = False, nullable: bool = True) -> Any:
 
 class EventRow(SQLModel, table=True):
     __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("owner", "notification_id", name="uq_events_notification"),)
     id: int | None = Field(default=None, primary_key=True)
+    owner: str = Field(default="", index=True)  # the bot account the row belongs to
     # The notification id (or "status:<id>" for replies seen on the stream): the dedup key.
-    notification_id: str = Field(unique=True, index=True)
+    notification_id: str = Field(index=True)
     kind: str
     account_id: str = Field(index=True)
     acct: str
@@ -61,6 +65,7 @@ class EventRow(SQLModel, table=True):
 
 class PersonRow(SQLModel, table=True):
     __tablename__ = "people"
+    owner: str = Field(default="", primary_key=True)  # the bot account the row belongs to
     account_id: str = Field(primary_key=True)
     acct: str = Field(index=True)
     display_name: str = ""
@@ -74,6 +79,7 @@ class PersonRow(SQLModel, table=True):
 class NoteRow(SQLModel, table=True):
     __tablename__ = "notes"
     id: int | None = Field(default=None, primary_key=True)
+    owner: str = Field(default="", index=True)  # the bot account the row belongs to
     account_id: str = Field(index=True)
     text: str
     created_at: datetime = _ts()
@@ -92,6 +98,7 @@ class InteractionRow(SQLModel, table=True):
         Index("ix_interactions_status", "status_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
+    owner: str = Field(default="", index=True)  # the bot account the row belongs to
     account_id: str
     direction: str  # "theirs" | "ours"
     kind: str
@@ -104,6 +111,7 @@ class DraftRow(SQLModel, table=True):
     # One draft per (event, rule): redoing an event after a crash is harmless.
     __table_args__ = (UniqueConstraint("event_id", "rule", name="uq_drafts_event_rule"),)
     id: int | None = Field(default=None, primary_key=True)
+    owner: str = Field(default="", index=True)  # the bot account the row belongs to
     event_id: int | None = Field(default=None, foreign_key="events.id")
     rule: str
     account_id: str = Field(index=True)
@@ -135,6 +143,7 @@ class DraftMessageRow(SQLModel, table=True):
 
     __tablename__ = "draft_messages"
     id: int | None = Field(default=None, primary_key=True)
+    owner: str = Field(default="", index=True)  # the bot account the row belongs to
     dm_status_id: str = Field(index=True)
     draft_id: int
 
@@ -144,11 +153,13 @@ class DmLogRow(SQLModel, table=True):
 
     __tablename__ = "dm_log"
     id: int | None = Field(default=None, primary_key=True)
+    owner: str = Field(default="", index=True)  # the bot account the row belongs to
     at: datetime = _ts(index=True)
 
 
 class StateRow(SQLModel, table=True):
     __tablename__ = "state"
+    owner: str = Field(default="", primary_key=True)  # the bot account the row belongs to
     key: str = Field(primary_key=True)
     value: str
 
@@ -160,8 +171,10 @@ class OurPostRow(SQLModel, table=True):
     """Our own non-direct statuses, read back from our profile, for the link-love ratio."""
 
     __tablename__ = "our_posts"
+    __table_args__ = (UniqueConstraint("owner", "status_id", name="uq_our_posts_status"),)
     id: int | None = Field(default=None, primary_key=True)
-    status_id: str = Field(unique=True, index=True)
+    owner: str = Field(default="", index=True)  # the bot account the row belongs to
+    status_id: str = Field(index=True)
     created_at: datetime = _ts(index=True)
     visibility: str
     kind: str  # post | reply | boost; reply and boost only when they are for someone else
@@ -174,6 +187,7 @@ class DigestRow(SQLModel, table=True):
 
     __tablename__ = "digests"
     id: int | None = Field(default=None, primary_key=True)
+    owner: str = Field(default="", index=True)  # the bot account the row belongs to
     created_at: datetime = _ts(index=True)
 
 
@@ -181,6 +195,7 @@ class DigestItemRow(SQLModel, table=True):
     __tablename__ = "digest_items"
     __table_args__ = (UniqueConstraint("digest_id", "number", name="uq_digest_items_number"),)
     id: int | None = Field(default=None, primary_key=True)
+    owner: str = Field(default="", index=True)  # the bot account the row belongs to
     digest_id: int = Field(foreign_key="digests.id")
     number: int
     status_id: str | None = Field(default=None, index=True)  # on our instance; None for a feed entry
@@ -197,6 +212,7 @@ class FeedStateRow(SQLModel, table=True):
     """Per public feed: the validators for conditional GET and when we may ask again."""
 
     __tablename__ = "feed_state"
+    owner: str = Field(default="", primary_key=True)  # the bot account the row belongs to
     url: str = Field(primary_key=True)
     acct: str = ""
     title: str = ""
@@ -211,8 +227,9 @@ class FeedStateRow(SQLModel, table=True):
 
 class FeedEntryRow(SQLModel, table=True):
     __tablename__ = "feed_entries"
-    __table_args__ = (UniqueConstraint("feed_url", "entry_id", name="uq_feed_entries_entry"),)
+    __table_args__ = (UniqueConstraint("owner", "feed_url", "entry_id", name="uq_feed_entries_entry"),)
     id: int | None = Field(default=None, primary_key=True)
+    owner: str = Field(default="", index=True)  # the bot account the row belongs to
     feed_url: str
     entry_id: str
     acct: str
@@ -223,6 +240,57 @@ class FeedEntryRow(SQLModel, table=True):
 
 
 # --- end of ledger and listening tables ----------------------------------------------------------
+
+
+class AccountRow(SQLModel, table=True):
+    """The bot accounts sharing this store; every other table's rows carry one of their `owner` keys."""
+
+    __tablename__ = "accounts"
+    owner: str = Field(primary_key=True)  # user@instance
+    base_url: str
+    token_fingerprint: str = Field(index=True)  # a short hash: offline commands find their account by it
+    last_started: datetime = _ts()
+
+
+OWNED_TABLES: tuple[type[SQLModel], ...] = (
+    EventRow,
+    PersonRow,
+    NoteRow,
+    InteractionRow,
+    DraftRow,
+    DraftMessageRow,
+    DmLogRow,
+    StateRow,
+    OurPostRow,
+    DigestRow,
+    DigestItemRow,
+    FeedStateRow,
+    FeedEntryRow,
+)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_to_owner(state: ORMExecuteState) -> None:
+    """Every query of a store session sees only its own account's rows (two bots can share a database)."""
+    owner = state.session.info.get("owner")
+    if owner is None or not (state.is_select or state.is_update or state.is_delete):
+        return
+    state.statement = state.statement.options(
+        *(
+            with_loader_criteria(table, lambda row: row.owner == owner, include_aliases=True)
+            for table in OWNED_TABLES
+        )
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_owner(session: Session, context: Any, instances: Any) -> None:
+    owner = session.info.get("owner")
+    if owner is None:
+        return
+    for row in session.new:
+        if isinstance(row, OWNED_TABLES) and not row.owner:  # type: ignore[attr-defined]
+            row.owner = owner
 
 
 @dataclass(frozen=True)
@@ -339,11 +407,48 @@ OURS_KIND = {"boost": "boost", "favourite": "favourite"}
 class Store:
     """The store: every read and write of Frontrow's data goes through these methods."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, owner: str = "") -> None:
         kwargs: dict[str, Any] = {}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         self.engine: Engine = create_engine(url, **kwargs)
+        self.owner = owner  # the bot account (user@instance) whose rows this store reads and writes
+
+    def session(self) -> Session:
+        """A session that sees and writes only this store's account's rows."""
+        return Session(self.engine, info={"owner": self.owner})
+
+    # --- accounts sharing the store -------------------------------------------
+
+    def claim(self, owner: str, base_url: str, token: str, now: datetime) -> None:
+        """Work as `owner` from now on; the first account adopts rows from before accounts existed."""
+        fingerprint = token_fingerprint(base_url, token)
+        with Session(self.engine) as session:
+            first = session.exec(select(func.count()).select_from(AccountRow)).one() == 0
+            row = session.get(AccountRow, owner) or AccountRow(
+                owner=owner, base_url=base_url, token_fingerprint=""
+            )
+            row.base_url, row.token_fingerprint, row.last_started = base_url, fingerprint, now
+            session.add(row)
+            if first:
+                for table in OWNED_TABLES:
+                    session.exec(update(table).where(col(table.owner) == "").values(owner=owner))  # type: ignore[attr-defined]
+            session.commit()
+        self.owner = owner
+
+    def find_owner(self, base_url: str, token: str) -> str:
+        """The account a config belongs to, without asking the instance (for offline commands)."""
+        with Session(self.engine) as session:
+            by_token = session.exec(
+                select(AccountRow.owner).where(
+                    AccountRow.token_fingerprint == token_fingerprint(base_url, token)
+                )
+            ).first()
+            if by_token is not None:
+                return by_token
+            on_instance = session.exec(select(AccountRow.owner).where(AccountRow.base_url == base_url)).all()
+        # A new token for the same account: one account on that instance is unambiguous.
+        return on_instance[0] if len(on_instance) == 1 else ""
 
     def upgrade(self) -> None:
         """Migrate the schema to the newest revision (Alembic; see bot/migrations)."""
@@ -358,7 +463,8 @@ class Store:
             if tables.has_table("drafts") and not tables.has_table("alembic_version"):
                 # A store from before migrations: its tables match the revision its columns show.
                 columns = {column["name"] for column in tables.get_columns("drafts")}
-                command.stamp(config, "head" if "sending_at" in columns else "0001")
+                made_at = "0003" if "owner" in columns else "0002" if "sending_at" in columns else "0001"
+                command.stamp(config, made_at)
             command.upgrade(config, "head")
 
     def close(self) -> None:
@@ -387,7 +493,7 @@ class Store:
             return recorded
 
     def _record(self, events: Sequence[Event], now: datetime, cursor: str | None) -> int:
-        with Session(self.engine) as session:
+        with self.session() as session:
             ids = list(dict.fromkeys(event.id for event in events))
             seen = set(
                 session.exec(
@@ -419,7 +525,7 @@ class Store:
                 person = people.get(event.account.id)
                 if person is None:
                     person = people[event.account.id] = PersonRow(
-                        account_id=event.account.id, acct=event.account.acct, first_seen=now
+                        owner=self.owner, account_id=event.account.id, acct=event.account.acct, first_seen=now
                     )
                 _update_person(person, event.account)
                 if event.kind == "follow" and person.follows_us_since is None:
@@ -442,12 +548,12 @@ class Store:
             return len(fresh)
 
     def count_events(self) -> int:
-        with Session(self.engine) as session:
+        with self.session() as session:
             return session.exec(select(func.count()).select_from(EventRow)).one()
 
     def unhandled_events(self, limit: int = 500) -> list[tuple[int, Event]]:
         """Recorded events not handled yet, oldest first."""
-        with Session(self.engine) as session:
+        with self.session() as session:
             rows = session.exec(
                 select(EventRow.id, EventRow.payload)
                 .where(col(EventRow.handled_at).is_(None))
@@ -462,7 +568,7 @@ class Store:
 
     def finish_event(self, event_id: int, draft: NewDraft | None, now: datetime) -> int | None:
         """Save the event's draft (if any) and mark the event handled, in one transaction."""
-        with Session(self.engine) as session:
+        with self.session() as session:
             draft_id: int | None = None
             if draft is not None:
                 exists = session.exec(
@@ -480,7 +586,7 @@ class Store:
     # --- drafts ---------------------------------------------------------------
 
     def save_draft(self, draft: NewDraft, now: datetime, event_id: int | None = None) -> int:
-        with Session(self.engine) as session:
+        with self.session() as session:
             row = DraftRow(event_id=event_id, created_at=now, **draft.__dict__)
             session.add(row)
             session.commit()
@@ -488,12 +594,12 @@ class Store:
             return row.id
 
     def draft(self, draft_id: int) -> Draft | None:
-        with Session(self.engine) as session:
+        with self.session() as session:
             row = session.get(DraftRow, draft_id)
             return _draft(row) if row is not None else None
 
     def drafts(self, state: str | None = None, limit: int | None = None) -> list[Draft]:
-        with Session(self.engine) as session:
+        with self.session() as session:
             query = select(DraftRow).order_by(col(DraftRow.id))
             if state is not None:
                 query = query.where(DraftRow.state == state)
@@ -506,7 +612,7 @@ class Store:
 
     def drafts_to_announce(self) -> list[Draft]:
         """Pending drafts whose DM to the approvers has not gone out yet."""
-        with Session(self.engine) as session:
+        with self.session() as session:
             rows = session.exec(
                 select(DraftRow)
                 .where(DraftRow.state == "pending", col(DraftRow.dm_sent_at).is_(None))
@@ -515,7 +621,7 @@ class Store:
             return [_draft(r) for r in rows]
 
     def mark_announced(self, draft_ids: Sequence[int], dm_status_id: str | None, now: datetime) -> None:
-        with Session(self.engine) as session:
+        with self.session() as session:
             session.exec(update(DraftRow).where(col(DraftRow.id).in_(draft_ids)).values(dm_sent_at=now))
             if dm_status_id is not None:
                 for draft_id in draft_ids:
@@ -523,7 +629,7 @@ class Store:
             session.commit()
 
     def drafts_in_message(self, dm_status_id: str) -> list[int]:
-        with Session(self.engine) as session:
+        with self.session() as session:
             return list(
                 session.exec(
                     select(DraftMessageRow.draft_id).where(DraftMessageRow.dm_status_id == dm_status_id)
@@ -559,7 +665,7 @@ class Store:
         return current is not None and current.state == "sending"  # a retry after a crash
 
     def mark_sent(self, draft_id: int, status_id: str, status_url: str, now: datetime) -> None:
-        with Session(self.engine) as session:
+        with self.session() as session:
             row = session.get(DraftRow, draft_id)
             assert row is not None
             row.state, row.status_id, row.status_url, row.sent_at = "sent", status_id, status_url, now
@@ -583,7 +689,7 @@ class Store:
 
     def expire_drafts(self, older_than: datetime) -> list[Draft]:
         """Pending drafts created before `older_than` become expired; returns them."""
-        with Session(self.engine) as session:
+        with self.session() as session:
             rows = session.exec(
                 select(DraftRow).where(DraftRow.state == "pending", col(DraftRow.created_at) < older_than)
             ).all()
@@ -593,7 +699,7 @@ class Store:
             return [_draft(r) for r in rows]
 
     def _transition(self, draft_id: int, from_states: Iterable[str], values: dict[str, Any]) -> bool:
-        with Session(self.engine) as session:
+        with self.session() as session:
             result = session.exec(
                 update(DraftRow)
                 .where(col(DraftRow.id) == draft_id, col(DraftRow.state).in_(tuple(from_states)))
@@ -605,33 +711,33 @@ class Store:
     # --- people and the ledger ----------------------------------------------
 
     def _touch_person(self, session: Session, account: Account, now: datetime) -> None:
-        row = session.get(PersonRow, account.id)
+        row = session.get(PersonRow, (self.owner, account.id))
         if row is None:
-            row = PersonRow(account_id=account.id, acct=account.acct, first_seen=now)
+            row = PersonRow(owner=self.owner, account_id=account.id, acct=account.acct, first_seen=now)
         _update_person(row, account)
         session.add(row)
         session.flush()
 
     def remember_person(self, account: Account, now: datetime, *, we_follow: bool | None = None) -> None:
-        with Session(self.engine) as session:
+        with self.session() as session:
             self._touch_person(session, account, now)
             if we_follow is not None:
-                row = session.get(PersonRow, account.id)
+                row = session.get(PersonRow, (self.owner, account.id))
                 assert row is not None
                 row.we_follow = we_follow
             session.commit()
 
     def person(self, acct_or_id: str) -> Person | None:
-        with Session(self.engine) as session:
+        with self.session() as session:
             acct = acct_or_id.lstrip("@")
             row = (
-                session.get(PersonRow, acct)
+                session.get(PersonRow, (self.owner, acct))
                 or session.exec(select(PersonRow).where(func.lower(PersonRow.acct) == acct.lower())).first()
             )
             return _person(row) if row is not None else None
 
     def history(self, account_id: str) -> PersonHistory:
-        with Session(self.engine) as session:
+        with self.session() as session:
             rows = session.exec(
                 select(DraftRow.rule, DraftRow.created_at, DraftRow.template, DraftRow.state).where(
                     DraftRow.account_id == account_id
@@ -655,7 +761,7 @@ class Store:
         )
 
     def interaction_counts(self, account_id: str) -> dict[str, dict[str, int]]:
-        with Session(self.engine) as session:
+        with self.session() as session:
             rows = session.exec(
                 select(InteractionRow.direction, InteractionRow.kind, func.count())
                 .where(InteractionRow.account_id == account_id)
@@ -667,12 +773,12 @@ class Store:
         return out
 
     def add_note(self, account_id: str, text: str, now: datetime) -> None:
-        with Session(self.engine) as session:
+        with self.session() as session:
             session.add(NoteRow(account_id=account_id, text=text, created_at=now))
             session.commit()
 
     def notes(self, account_id: str) -> list[tuple[datetime, str]]:
-        with Session(self.engine) as session:
+        with self.session() as session:
             rows = session.exec(
                 select(NoteRow.created_at, NoteRow.text)
                 .where(NoteRow.account_id == account_id)
@@ -681,21 +787,21 @@ class Store:
             return [(at, text) for at, text in rows]
 
     def drafts_for(self, account_id: str) -> list[Draft]:
-        with Session(self.engine) as session:
+        with self.session() as session:
             rows = session.exec(
                 select(DraftRow).where(DraftRow.account_id == account_id).order_by(col(DraftRow.id))
             ).all()
             return [_draft(r) for r in rows]
 
     def count_drafts_since(self, since: datetime) -> int:
-        with Session(self.engine) as session:
+        with self.session() as session:
             return session.exec(
                 select(func.count()).select_from(DraftRow).where(col(DraftRow.created_at) >= since)
             ).one()
 
     def sent_status_ids_since(self, since: datetime) -> list[str]:
         """Our posts (made through Frontrow) since `since`, newest first."""
-        with Session(self.engine) as session:
+        with self.session() as session:
             rows = session.exec(
                 select(DraftRow.status_id)
                 .where(col(DraftRow.sent_at) >= since, col(DraftRow.status_id).is_not(None))
@@ -705,7 +811,7 @@ class Store:
 
     def recent_post_texts(self, limit: int = 20) -> frozenset[str]:
         """The texts of our latest posts, so a template does not repeat itself in view."""
-        with Session(self.engine) as session:
+        with self.session() as session:
             rows = session.exec(
                 select(DraftRow.text)
                 .where(col(DraftRow.sent_at).is_not(None))
@@ -715,14 +821,14 @@ class Store:
             return frozenset(rows)
 
     def count_sent_since(self, since: datetime) -> int:
-        with Session(self.engine) as session:
+        with self.session() as session:
             return session.exec(
                 select(func.count()).select_from(DraftRow).where(col(DraftRow.sent_at) >= since)
             ).one()
 
     def follows_since(self, since: datetime) -> tuple[int, datetime | None]:
         """How many follows arrived since `since`, and when the first of them came."""
-        with Session(self.engine) as session:
+        with self.session() as session:
             count, first = session.exec(
                 select(func.count(), func.min(EventRow.created_at)).where(
                     EventRow.kind == "follow", col(EventRow.created_at) >= since
@@ -732,7 +838,7 @@ class Store:
 
     def biggest_booster_since(self, since: datetime) -> Person | None:
         """The account with the most followers that boosted one of our posts since `since`."""
-        with Session(self.engine) as session:
+        with self.session() as session:
             row = session.exec(
                 select(PersonRow)
                 .join(EventRow, col(EventRow.account_id) == col(PersonRow.account_id))
@@ -743,7 +849,7 @@ class Store:
 
     def retire_follow_thanks(self, since: datetime, rule: str, reason: str) -> int:
         """Pending, not yet announced thanks of `rule` since `since` give way to one welcome draft."""
-        with Session(self.engine) as session:
+        with self.session() as session:
             result = session.exec(
                 update(DraftRow)
                 .where(
@@ -760,11 +866,11 @@ class Store:
 
     def thread_of(self, status_id: str) -> str | None:
         """The thread key of our post `status_id`, when it is one of our sent replies."""
-        with Session(self.engine) as session:
+        with self.session() as session:
             return session.exec(select(DraftRow.thread_key).where(DraftRow.status_id == status_id)).first()
 
     def count_thread_drafts(self, thread_key: str) -> int:
-        with Session(self.engine) as session:
+        with self.session() as session:
             return session.exec(
                 select(func.count())
                 .select_from(DraftRow)
@@ -775,12 +881,12 @@ class Store:
             ).one()
 
     def log_dm(self, now: datetime) -> None:
-        with Session(self.engine) as session:
+        with self.session() as session:
             session.add(DmLogRow(at=now))
             session.commit()
 
     def count_dms_since(self, since: datetime) -> int:
-        with Session(self.engine) as session:
+        with self.session() as session:
             return session.exec(
                 select(func.count()).select_from(DmLogRow).where(col(DmLogRow.at) >= since)
             ).one()
@@ -788,18 +894,17 @@ class Store:
     # --- small state: cursor, pause, heartbeat ------------------------------
 
     def get_state(self, key: str) -> str | None:
-        with Session(self.engine) as session:
-            row = session.get(StateRow, key)
+        with self.session() as session:
+            row = session.get(StateRow, (self.owner, key))
             return row.value if row is not None else None
 
     def set_state(self, key: str, value: str) -> None:
-        with Session(self.engine) as session:
+        with self.session() as session:
             self._set_state(session, key, value)
             session.commit()
 
-    @staticmethod
-    def _set_state(session: Session, key: str, value: str) -> None:
-        row = session.get(StateRow, key) or StateRow(key=key, value=value)
+    def _set_state(self, session: Session, key: str, value: str) -> None:
+        row = session.get(StateRow, (self.owner, key)) or StateRow(owner=self.owner, key=key, value=value)
         row.value = value
         session.add(row)
 
@@ -821,6 +926,11 @@ class Store:
     def last_beat(self) -> datetime | None:
         value = self.get_state("heartbeat")
         return datetime.fromisoformat(value) if value else None
+
+
+def token_fingerprint(base_url: str, token: str) -> str:
+    """A short one-way hash: enough to tell accounts apart, useless as a credential."""
+    return hashlib.sha256(f"{base_url}\n{token}".encode()).hexdigest()[:16]
 
 
 def _update_person(row: PersonRow, account: Account) -> None:
