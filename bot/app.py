@@ -32,6 +32,7 @@ DIGEST_ACTIONS = {"boost": "boost", "fav": "favourite", "reply": "post"}
 SPIKE_SINCE, SPIKE_LAST, SPIKE_NOTICE = "spike_since", "spike_last_active", "spike_notice"
 EXPIRED_UNTOLD = "expired_untold"
 SUMMARY_ROOM = 40
+SILENCED_FRESH_FOR = timedelta(minutes=5)
 WELCOME_TEXT = "A warm welcome to everyone who just followed us! We're glad you're here. Say hello any time."
 
 
@@ -65,6 +66,7 @@ class App:
     facts: InstanceFacts = field(default_factory=lambda: InstanceFacts("localhost", 500))
     _listener: Listener | None = None
     _outbox: Outbox | None = None
+    _silenced: tuple[datetime | None, frozenset[str]] = (None, frozenset())
 
     # --- start-up -----------------------------------------------------------
 
@@ -98,9 +100,9 @@ class App:
         )
         LOGGER.info("signed in as %s; %d approver(s)", me.acct, len(self.approvers))
 
-    def _resolve_approvers(self) -> dict[str, Approver]:
+    def _resolve_approvers(self, approvers: tuple[Approver, ...] | None = None) -> dict[str, Approver]:
         resolved: dict[str, Approver] = {}
-        for approver in self.settings.approval.approvers:
+        for approver in approvers if approvers is not None else self.settings.approval.approvers:
             acct = approver.acct
             local, _, domain = acct.partition("@")
             # An approver on the bot's own instance is looked up by the bare name.
@@ -125,15 +127,20 @@ class App:
             LOGGER.warning("could not follow the approvers (%s); their DMs may be filtered", exc)
 
     def reload(self, settings: Settings) -> None:
-        """Take a new, valid config: new rules and limits from the next event on."""
-        old_approvers = self.settings.approval.approvers
+        """Take a new, valid config: new rules and limits from the next event on.
+
+        Raises StartupError (and changes nothing) when a new approver cannot be found.
+        """
+        approvers = self.approvers
+        if settings.approval.approvers != self.settings.approval.approvers:
+            approvers = self._resolve_approvers(settings.approval.approvers)
         self.settings = settings
         self.rules = rules.compile_rules(settings.rules)
         self.outbox.limits = settings.limits
-        if settings.approval.approvers != old_approvers:
-            self.approvers = self._resolve_approvers()
+        if approvers is not self.approvers:
+            self.approvers = approvers
             self._follow_approvers()
-            self.listener.approver_ids = frozenset(self.approvers)
+            self.listener.approver_ids = frozenset(approvers)
         LOGGER.info("config reloaded: %d rule(s)", len(self.rules))
 
     @property
@@ -178,12 +185,24 @@ class App:
                     progressed = True
                 elif not self.store.is_paused():  # paused: recorded now, drafted after `resume`
                     now = self.clock()
-                    self.store.finish_event(event_id, self.draft_for(event_id, event, now), now)
+                    self.store.finish_event(
+                        event_id, self.draft_for(event_id, event, now, self.silenced(now)), now
+                    )
                     progressed = True
             if not progressed:  # a `resume` in this batch lets the skipped events through next round
                 return
 
-    def draft_for(self, event_id: int, event: Event, now: datetime) -> NewDraft | None:
+    def silenced(self, now: datetime) -> frozenset[str]:
+        """Whom we block or mute, read at most every few minutes (two requests, not one per person)."""
+        read_at, ids = self._silenced
+        if read_at is None or now - read_at > SILENCED_FRESH_FOR:
+            ids = self.listener.silenced()
+            self._silenced = (now, ids)
+        return ids
+
+    def draft_for(
+        self, event_id: int, event: Event, now: datetime, silenced: frozenset[str] = frozenset()
+    ) -> NewDraft | None:
         assert self.me is not None
         wanted = {rule.on for rule in self.rules}
         if event.kind not in wanted and not ("reply" in wanted and rules.answers_us(event, self.me.id)):
@@ -206,6 +225,7 @@ class App:
             skip_bots=self.settings.etiquette.skip_bots,
             respect_nobot=self.settings.etiquette.respect_nobot,
             char_limit=self.facts.char_limit,
+            silenced=silenced,
             thread_key=thread_key,
             thread_replies=self.store.count_thread_drafts(thread_key) if thread_key else 0,
             max_replies_per_thread=self.settings.etiquette.max_replies_per_thread,

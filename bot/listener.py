@@ -79,6 +79,19 @@ class Listener:
             LOGGER.info("caught up: %d new events", recorded)
         return recorded
 
+    def silenced(self) -> frozenset[str]:
+        """Ids of the accounts we block or mute: never drafted for. Two requests, not one per person."""
+        ids: set[str] = set()
+        for listing in (self.api.blocks, self.api.mutes):
+            try:
+                page = listing(limit=80)
+                while page:
+                    ids.update(str(account["id"]) for account in page)
+                    page = self.api.fetch_next(page)
+            except MastodonError as exc:  # e.g. a token without read:blocks / read:mutes
+                LOGGER.warning("could not read whom we block or mute (%s); assuming nobody", exc)
+        return frozenset(ids)
+
     def check_replies(self, *, max_posts: int = REPLY_CHECK_MAX_POSTS) -> int:
         """Replies that did not mention us raise no notification: read the threads of our recent posts.
 

@@ -52,6 +52,7 @@ class Context:
     respect_nobot: bool = True
     char_limit: int = 500
     recent_posts: frozenset[str] = frozenset()  # texts of our latest posts: no copy-paste look
+    silenced: frozenset[str] = frozenset()  # the accounts we block or mute
     thread_key: str | None = None  # the conversation a mention or reply belongs to
     thread_replies: int = 0  # our drafts in that conversation so far
     max_replies_per_thread: int = 3
@@ -109,6 +110,8 @@ def skip_reason(event: Event, ctx: Context) -> str | None:
         return "it is our own account"
     if event.kind in ("command", "other"):
         return f"a {event.kind} is never drafted for"
+    if account.id in ctx.silenced:
+        return "we block or mute the account"
     if ctx.skip_bots and account.bot:
         return "the account is a bot"
     # NFKC: Mastodon reads a full-width "＃nobot" as the same hashtag.

@@ -38,6 +38,8 @@ SCOPES: tuple[str, ...] = (
     "read:accounts",  # verify_credentials, approver lookup, followers for the OPML feed list
     "read:follows",  # relationships: do we follow the approvers, do we block or mute someone
     "read:lists",  # digest sources "list:<name>"
+    "read:blocks",  # never draft for accounts the account blocks
+    "read:mutes",  # … or mutes
     "write:statuses",  # draft DMs, approved replies, boosts from the digest
     "write:follows",  # follow the approvers so their DMs are not filtered (Mastodon 4.3+)
     "write:favourites",  # `fav N` from the digest

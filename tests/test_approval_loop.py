@@ -45,11 +45,15 @@ def test_follow_and_question_reach_the_approver_not_the_follower(community: Comm
     assert public_posts(community) == []
 
 
-def test_no_drafts_for_nobot_bots_or_unmatched_mentions(community: Community) -> None:
+def test_no_drafts_for_nobot_bots_blocked_muted_or_unmatched_mentions(community: Community) -> None:
     shy = community.person("shy", note="Reading quietly. #NoBot please")
     robot = community.person("robot", bot=True)
+    troll = community.person("troll")
+    bore = community.person("bore")
     chatty = community.person("chatty")
-    for person in (shy, robot):
+    community.bot.api.account_block(troll.id)
+    community.bot.api.account_mute(bore.id)
+    for person in (shy, robot, troll, bore):
         person.api.account_follow(community.bot.id)
         person.api.status_post("@bot how does this work?")
     chatty.api.status_post("@bot lovely weather today")
