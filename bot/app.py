@@ -176,18 +176,20 @@ class App:
             self.outbox.flush()
 
     def process_events(self) -> None:
+        recent_posts = self.store.recent_post_texts()
         while True:
             batch = self.store.unhandled_events()
             progressed = False
+            paused = self.store.is_paused()
             for event_id, event in batch:
                 if isinstance(event, DirectCommand):
                     self.handle_command(event_id, event)
+                    paused = self.store.is_paused()  # the command may have been `pause` or `resume`
                     progressed = True
-                elif not self.store.is_paused():  # paused: recorded now, drafted after `resume`
+                elif not paused:  # paused: recorded now, drafted after `resume`
                     now = self.clock()
-                    self.store.finish_event(
-                        event_id, self.draft_for(event_id, event, now, self.silenced(now)), now
-                    )
+                    draft = self.draft_for(event_id, event, now, self.silenced(now), recent_posts)
+                    self.store.finish_event(event_id, draft, now)
                     progressed = True
             if not progressed:  # a `resume` in this batch lets the skipped events through next round
                 return
@@ -201,7 +203,12 @@ class App:
         return ids
 
     def draft_for(
-        self, event_id: int, event: Event, now: datetime, silenced: frozenset[str] = frozenset()
+        self,
+        event_id: int,
+        event: Event,
+        now: datetime,
+        silenced: frozenset[str] = frozenset(),
+        recent_posts: frozenset[str] = frozenset(),
     ) -> NewDraft | None:
         assert self.me is not None
         wanted = {rule.on for rule in self.rules}
@@ -229,7 +236,7 @@ class App:
             thread_key=thread_key,
             thread_replies=self.store.count_thread_drafts(thread_key) if thread_key else 0,
             max_replies_per_thread=self.settings.etiquette.max_replies_per_thread,
-            recent_posts=self.store.recent_post_texts(),
+            recent_posts=recent_posts,
         )
         return rules.match(self.rules, event, ctx)
 

@@ -412,6 +412,8 @@ class Store:
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         self.engine: Engine = create_engine(url, **kwargs)
+        if url.startswith("sqlite") and ":memory:" not in url:
+            event.listen(self.engine, "connect", _sqlite_wal)
         self.owner = owner  # the bot account (user@instance) whose rows this store reads and writes
 
     def session(self) -> Session:
@@ -926,6 +928,14 @@ class Store:
     def last_beat(self) -> datetime | None:
         value = self.get_state("heartbeat")
         return datetime.fromisoformat(value) if value else None
+
+
+def _sqlite_wal(connection: Any, _record: Any) -> None:
+    """WAL: readers (the CLI) never block the service, and a commit costs no fsync of the whole file."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 def token_fingerprint(base_url: str, token: str) -> str:
