@@ -177,6 +177,11 @@ class App:
 
     def process_events(self) -> None:
         recent_posts = self.store.recent_post_texts()
+        # Read once per round and counted here: a query per event cost more than the drafting itself.
+        drafts_left = self.settings.limits.max_drafts_per_day - self.store.count_drafts_since(
+            self.clock() - timedelta(days=1)
+        )
+        capped = 0
         while True:
             batch = self.store.unhandled_events()
             progressed = False
@@ -188,10 +193,19 @@ class App:
                     progressed = True
                 elif not paused:  # paused: recorded now, drafted after `resume`
                     now = self.clock()
-                    draft = self.draft_for(event_id, event, now, self.silenced(now), recent_posts)
+                    draft = None
+                    if drafts_left > 0:
+                        draft = self.draft_for(event_id, event, now, self.silenced(now), recent_posts)
+                    else:
+                        capped += 1
                     self.store.finish_event(event_id, draft, now)
+                    drafts_left -= draft is not None
                     progressed = True
             if not progressed:  # a `resume` in this batch lets the skipped events through next round
+                if capped:
+                    LOGGER.warning(
+                        "limits.max_drafts_per_day reached: %d event(s) recorded, not drafted", capped
+                    )
                 return
 
     def silenced(self, now: datetime) -> frozenset[str]:
@@ -213,10 +227,6 @@ class App:
         assert self.me is not None
         wanted = {rule.on for rule in self.rules}
         if event.kind not in wanted and not ("reply" in wanted and rules.answers_us(event, self.me.id)):
-            return None
-        limits = self.settings.limits
-        if self.store.count_drafts_since(now - timedelta(days=1)) >= limits.max_drafts_per_day:
-            LOGGER.warning("limits.max_drafts_per_day reached: no draft for event %s", event.id)
             return None
         if event.kind == "follow" and self._stadium(event_id, now):
             return None

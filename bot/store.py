@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
@@ -22,6 +23,8 @@ from bot.events import Account, Event, NewDraft, PersonHistory, event_from_json,
 LOGGER = logging.getLogger(__name__)
 
 CURSOR = "notifications_cursor"
+# Bulk updates in our short sessions: no loaded rows to keep in step, so skip SQLAlchemy's evaluation.
+NO_SYNC = {"synchronize_session": False}
 DRAFT_STATES = ("pending", "approved", "sending", "sent", "rejected", "expired", "failed")
 
 
@@ -48,9 +51,12 @@ def _ts(*, index: bool = False, nullable: bool = True) -> Any:
 
 class EventRow(SQLModel, table=True):
     __tablename__ = "events"
-    __table_args__ = (UniqueConstraint("owner", "notification_id", name="uq_events_notification"),)
+    __table_args__ = (
+        UniqueConstraint("owner", "notification_id", name="uq_events_notification"),
+        Index("ix_events_owner_kind_created", "owner", "kind", "created_at"),  # follows in a spike window
+    )
     id: int | None = Field(default=None, primary_key=True)
-    owner: str = Field(default="", index=True)  # the bot account the row belongs to
+    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
     # The notification id (or "status:<id>" for replies seen on the stream): the dedup key.
     notification_id: str = Field(index=True)
     kind: str
@@ -79,7 +85,7 @@ class PersonRow(SQLModel, table=True):
 class NoteRow(SQLModel, table=True):
     __tablename__ = "notes"
     id: int | None = Field(default=None, primary_key=True)
-    owner: str = Field(default="", index=True)  # the bot account the row belongs to
+    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
     account_id: str = Field(index=True)
     text: str
     created_at: datetime = _ts()
@@ -92,13 +98,13 @@ class InteractionRow(SQLModel, table=True):
     # Ledger queries: one person's history; everything in a time window; per-person totals by kind;
     # our acts found by the status they answered.
     __table_args__ = (
-        Index("ix_interactions_person_at", "account_id", "at"),
-        Index("ix_interactions_direction_at", "direction", "at", "account_id", "kind"),
-        Index("ix_interactions_person_kind", "account_id", "direction", "kind", "at"),
-        Index("ix_interactions_status", "status_id"),
+        Index("ix_interactions_person_at", "owner", "account_id", "at"),
+        Index("ix_interactions_direction_at", "owner", "direction", "at", "account_id", "kind"),
+        Index("ix_interactions_person_kind", "owner", "account_id", "direction", "kind", "at"),
+        Index("ix_interactions_status", "owner", "status_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
-    owner: str = Field(default="", index=True)  # the bot account the row belongs to
+    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
     account_id: str
     direction: str  # "theirs" | "ours"
     kind: str
@@ -111,7 +117,7 @@ class DraftRow(SQLModel, table=True):
     # One draft per (event, rule): redoing an event after a crash is harmless.
     __table_args__ = (UniqueConstraint("event_id", "rule", name="uq_drafts_event_rule"),)
     id: int | None = Field(default=None, primary_key=True)
-    owner: str = Field(default="", index=True)  # the bot account the row belongs to
+    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
     event_id: int | None = Field(default=None, foreign_key="events.id")
     rule: str
     account_id: str = Field(index=True)
@@ -143,7 +149,7 @@ class DraftMessageRow(SQLModel, table=True):
 
     __tablename__ = "draft_messages"
     id: int | None = Field(default=None, primary_key=True)
-    owner: str = Field(default="", index=True)  # the bot account the row belongs to
+    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
     dm_status_id: str = Field(index=True)
     draft_id: int
 
@@ -153,7 +159,7 @@ class DmLogRow(SQLModel, table=True):
 
     __tablename__ = "dm_log"
     id: int | None = Field(default=None, primary_key=True)
-    owner: str = Field(default="", index=True)  # the bot account the row belongs to
+    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
     at: datetime = _ts(index=True)
 
 
@@ -173,7 +179,7 @@ class OurPostRow(SQLModel, table=True):
     __tablename__ = "our_posts"
     __table_args__ = (UniqueConstraint("owner", "status_id", name="uq_our_posts_status"),)
     id: int | None = Field(default=None, primary_key=True)
-    owner: str = Field(default="", index=True)  # the bot account the row belongs to
+    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
     status_id: str = Field(index=True)
     created_at: datetime = _ts(index=True)
     visibility: str
@@ -187,7 +193,7 @@ class DigestRow(SQLModel, table=True):
 
     __tablename__ = "digests"
     id: int | None = Field(default=None, primary_key=True)
-    owner: str = Field(default="", index=True)  # the bot account the row belongs to
+    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
     created_at: datetime = _ts(index=True)
 
 
@@ -195,7 +201,7 @@ class DigestItemRow(SQLModel, table=True):
     __tablename__ = "digest_items"
     __table_args__ = (UniqueConstraint("digest_id", "number", name="uq_digest_items_number"),)
     id: int | None = Field(default=None, primary_key=True)
-    owner: str = Field(default="", index=True)  # the bot account the row belongs to
+    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
     digest_id: int = Field(foreign_key="digests.id")
     number: int
     status_id: str | None = Field(default=None, index=True)  # on our instance; None for a feed entry
@@ -229,7 +235,7 @@ class FeedEntryRow(SQLModel, table=True):
     __tablename__ = "feed_entries"
     __table_args__ = (UniqueConstraint("owner", "feed_url", "entry_id", name="uq_feed_entries_entry"),)
     id: int | None = Field(default=None, primary_key=True)
-    owner: str = Field(default="", index=True)  # the bot account the row belongs to
+    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
     feed_url: str
     entry_id: str
     acct: str
@@ -275,11 +281,15 @@ def _scope_to_owner(state: ORMExecuteState) -> None:
     owner = state.session.info.get("owner")
     if owner is None or not (state.is_select or state.is_update or state.is_delete):
         return
-    state.statement = state.statement.options(
-        *(
-            with_loader_criteria(table, lambda row: row.owner == owner, include_aliases=True)
-            for table in OWNED_TABLES
-        )
+    state.statement = state.statement.options(*_owner_criteria(owner))
+
+
+@functools.lru_cache(maxsize=64)
+def _owner_criteria(owner: str) -> tuple[Any, ...]:
+    """Built once per account: making 13 criteria for every statement cost more than the statement."""
+    return tuple(
+        with_loader_criteria(table, lambda row: row.owner == owner, include_aliases=True)
+        for table in OWNED_TABLES
     )
 
 
@@ -465,7 +475,7 @@ class Store:
             if tables.has_table("drafts") and not tables.has_table("alembic_version"):
                 # A store from before migrations: its tables match the revision its columns show.
                 columns = {column["name"] for column in tables.get_columns("drafts")}
-                made_at = "0003" if "owner" in columns else "0002" if "sending_at" in columns else "0001"
+                made_at = "head" if "owner" in columns else "0002" if "sending_at" in columns else "0001"
                 command.stamp(config, made_at)
             command.upgrade(config, "head")
 
@@ -581,7 +591,10 @@ class Store:
                     session.add(row)
                     session.flush()
                     draft_id = row.id
-            session.exec(update(EventRow).where(col(EventRow.id) == event_id).values(handled_at=now))
+            session.exec(
+                update(EventRow).where(col(EventRow.id) == event_id).values(handled_at=now),
+                execution_options=NO_SYNC,
+            )
             session.commit()
             return draft_id
 
@@ -624,7 +637,10 @@ class Store:
 
     def mark_announced(self, draft_ids: Sequence[int], dm_status_id: str | None, now: datetime) -> None:
         with self.session() as session:
-            session.exec(update(DraftRow).where(col(DraftRow.id).in_(draft_ids)).values(dm_sent_at=now))
+            session.exec(
+                update(DraftRow).where(col(DraftRow.id).in_(draft_ids)).values(dm_sent_at=now),
+                execution_options=NO_SYNC,
+            )
             if dm_status_id is not None:
                 for draft_id in draft_ids:
                     session.add(DraftMessageRow(dm_status_id=dm_status_id, draft_id=draft_id))
@@ -705,7 +721,8 @@ class Store:
             result = session.exec(
                 update(DraftRow)
                 .where(col(DraftRow.id) == draft_id, col(DraftRow.state).in_(tuple(from_states)))
-                .values(**values)
+                .values(**values),
+                execution_options=NO_SYNC,
             )
             session.commit()
             return bool(result.rowcount)
@@ -861,7 +878,8 @@ class Store:
                     col(DraftRow.dm_sent_at).is_(None),
                     col(DraftRow.created_at) >= since,
                 )
-                .values(state="expired", error=reason)
+                .values(state="expired", error=reason),
+                execution_options=NO_SYNC,
             )
             session.commit()
             return int(result.rowcount)

@@ -272,7 +272,10 @@ def test_weekly_summary_nudges_under_half(store: Store) -> None:
 
 
 def test_ledger_queries_use_indexes(tmp_path: Any) -> None:
-    """At 100k people / 1M interactions a table scan per query would not do; SQLite shows the plan."""
+    """At 100k people / 1M interactions a table scan per query would not do; SQLite shows the plan.
+
+    Every store query carries its account (owner), so the indexes lead with it.
+    """
     store = Store(f"sqlite:///{tmp_path / 'plan.db'}")
     store.upgrade()
     with store.engine.connect() as connection:
@@ -281,7 +284,7 @@ def test_ledger_queries_use_indexes(tmp_path: Any) -> None:
             for row in connection.execute(
                 text(
                     "EXPLAIN QUERY PLAN SELECT account_id, kind FROM interactions "
-                    "WHERE direction = 'theirs' AND at >= '2024-01-01'"
+                    "WHERE owner = 'bot@example' AND direction = 'theirs' AND at >= '2024-01-01'"
                 )
             )
         )
@@ -291,7 +294,7 @@ def test_ledger_queries_use_indexes(tmp_path: Any) -> None:
             for row in connection.execute(
                 text(
                     "EXPLAIN QUERY PLAN SELECT account_id, direction, count(*) FROM interactions "
-                    "GROUP BY account_id, direction"
+                    "WHERE owner = 'bot@example' GROUP BY account_id, direction"
                 )
             )
         )
