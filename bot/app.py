@@ -32,6 +32,7 @@ DIGEST_ACTIONS = {"boost": "boost", "fav": "favourite", "reply": "post"}
 SPIKE_SINCE, SPIKE_LAST, SPIKE_NOTICE = "spike_since", "spike_last_active", "spike_notice"
 EXPIRED_UNTOLD = "expired_untold"
 SUMMARY_ROOM = 40
+MAX_DMS_PER_ROUND = 3
 SILENCED_FRESH_FOR = timedelta(minutes=5)
 WELCOME_TEXT = "A warm welcome to everyone who just followed us! We're glad you're here. Say hello any time."
 
@@ -158,8 +159,8 @@ class App:
     def cycle(self, *, force_dms: bool = True) -> None:
         """One full cycle: catch up, handle events and commands, send draft DMs, post approved drafts."""
         self.listener.catch_up()
-        self.listener.check_replies()
         self.sync_our_posts()
+        self.listener.check_replies()  # reads the posts the sync just stored
         self.work(force_dms=force_dms)
 
     def sync_our_posts(self) -> None:
@@ -385,7 +386,8 @@ class App:
         if not force and last is not None and now - datetime.fromisoformat(last) < window:
             return  # inside the batch window: gather, send when it ends
         sent_lately = self.store.count_dms_since(now - timedelta(hours=1))
-        allowed = self.settings.approval.max_dms_per_hour - sent_lately
+        # A backlog (after downtime, or a crowd) never floods: a few DMs now, the rest summarised.
+        allowed = min(self.settings.approval.max_dms_per_hour - sent_lately, MAX_DMS_PER_ROUND)
         if allowed <= 0:
             return
         head = " ".join(f"@{a}" for a in self.approver_accts())
@@ -567,7 +569,7 @@ def _drain(app: App, inbox: queue.Queue[tuple[str, Any]]) -> None:
         if catch_up:
             app.listener.catch_up()
         if check_replies:
-            app.listener.check_replies()
             app.sync_our_posts()
+            app.listener.check_replies()
     except MastodonError as exc:
         LOGGER.warning("catch-up failed (%s); will retry at the next poll", exc)

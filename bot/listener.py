@@ -99,14 +99,9 @@ class Listener:
         """
         now = self.clock()
         since = now - REPLY_CHECK_WINDOW
-        ours = self.store.sent_status_ids_since(since)
-        try:
-            # Posts the people behind the account wrote themselves count too.
-            for status in self.api.account_statuses(self.self_id, limit=40, exclude_reblogs=True):
-                if status["visibility"] != "direct" and status["created_at"] >= since:
-                    ours.append(str(status["id"]))
-        except MastodonError as exc:
-            LOGGER.info("could not read our recent posts: %s", exc)
+        # Our posts as the store knows them: made through Frontrow, or read back from our profile
+        # (the people behind the account write too) by the link-love sync; no request of its own.
+        ours = self.store.sent_status_ids_since(since) + self.store.our_post_ids_since(since)
         never = datetime.min.replace(tzinfo=now.tzinfo)
         due = [
             status_id

@@ -828,6 +828,17 @@ class Store:
             ).all()
             return [r for r in rows if r]
 
+    def our_post_ids_since(self, since: datetime) -> list[str]:
+        """Our own posts and replies (not boosts) read back from our profile since `since`, newest first."""
+        with self.session() as session:
+            return list(
+                session.exec(
+                    select(OurPostRow.status_id)
+                    .where(col(OurPostRow.created_at) >= since, OurPostRow.kind != "boost")
+                    .order_by(col(OurPostRow.created_at).desc())
+                ).all()
+            )
+
     def recent_post_texts(self, limit: int = 20) -> frozenset[str]:
         """The texts of our latest posts, so a template does not repeat itself in view."""
         with self.session() as session:
