@@ -335,6 +335,11 @@ def people(store: Store, now: datetime, mode: Mode = "all", limit: int = 50) -> 
             )
         rows = session.exec(query.limit(limit)).all()
         totals = _totals(session, [row.account_id for row, _ in rows])
+    return _scores(rows, totals)
+
+
+def _scores(rows: Sequence[Any], totals: dict[tuple[str, str], int]) -> list[PersonScore]:
+    """(person row, score) pairs as PersonScores with their totals both ways."""
     return [
         PersonScore(
             account_id=row.account_id,
@@ -415,20 +420,7 @@ def top_engagers(store: Store, since: datetime, limit: int) -> list[PersonScore]
             .limit(limit)
         ).all()
         totals = _totals(session, [row.account_id for row, _ in rows])
-    return [
-        PersonScore(
-            account_id=row.account_id,
-            acct=row.acct,
-            display_name=row.display_name,
-            followers_count=row.followers_count,
-            bot=row.bot,
-            follows_us=row.follows_us_since is not None,
-            score=float(value or 0),
-            theirs_total=totals.get((row.account_id, "theirs"), 0),
-            ours_total=totals.get((row.account_id, "ours"), 0),
-        )
-        for row, value in rows
-    ]
+    return _scores(rows, totals)
 
 
 def new_followers(store: Store, since: datetime) -> tuple[int, list[PersonScore]]:
