@@ -749,8 +749,10 @@ class Store:
     def person(self, acct_or_id: str) -> Person | None:
         with self.session() as session:
             acct = acct_or_id.lstrip("@")
+            # By id, then the exact acct (indexed), and only then the slow case-insensitive scan.
             row = (
                 session.get(PersonRow, (self.owner, acct))
+                or session.exec(select(PersonRow).where(PersonRow.acct == acct)).first()
                 or session.exec(select(PersonRow).where(func.lower(PersonRow.acct) == acct.lower())).first()
             )
             return _person(row) if row is not None else None
