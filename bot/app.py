@@ -164,9 +164,11 @@ class App:
         self.work(force_dms=force_dms)
 
     def sync_our_posts(self) -> None:
-        """Our own recent posts, for the link-love ratio (rate-limited inside)."""
+        """Our own recent posts, for the link-love ratio (rate-limited inside) and the reply check."""
         assert self.me is not None
-        digest.sync_our_posts(self.api, self.store, self.me.id, self.clock())
+        replies: dict[str, int] = {}
+        digest.sync_our_posts(self.api, self.store, self.me.id, self.clock(), replies_seen=replies)
+        self.listener.fresh_reply_counts = replies
 
     def work(self, *, force_dms: bool = False) -> None:
         """Everything after listening: decide, ask, post."""

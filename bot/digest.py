@@ -51,6 +51,7 @@ MAX_SYNC_PAGES = 25  # first sync of our own posts: at most 1000 statuses back
 EXCERPT_CHARS = 160
 BOOSTABLE = ("public", "unlisted")
 OUR_POSTS_CURSOR, OUR_POSTS_SYNCED = "our_posts_cursor", "our_posts_synced_at"
+OUR_POSTS_BACKFILL = "our_posts_backfill_before"
 SYNC_INTERVAL = timedelta(minutes=5)
 
 
@@ -361,45 +362,63 @@ def resolve_item(api: Mastodon, store: Store, item: DigestItem, now: datetime) -
 
 
 def sync_our_posts(
-    api: Mastodon, store: Store, me_id: str, now: datetime, *, min_interval: timedelta = SYNC_INTERVAL
+    api: Mastodon,
+    store: Store,
+    me_id: str,
+    now: datetime,
+    *,
+    min_interval: timedelta = SYNC_INTERVAL,
+    replies_seen: dict[str, int] | None = None,
 ) -> int:
     """Read our newest statuses from our profile into the store; returns how many were new.
 
-    The first run walks back over the link-love window; later runs page forward from a cursor
-    (`min_id`), so an idle account costs one request, and at most one every `min_interval`.
+    The first run reads the newest page and later runs one older page each (a backfill over the
+    link-love window), so a first catch-up is not held up by our own history; new posts are paged
+    forward from a cursor (`min_id`): an idle account costs one request, at most one every
+    `min_interval`. `replies_seen` receives the reply count of every status read.
     """
     last = store.get_state(OUR_POSTS_SYNCED)
     if last is not None and now - datetime.fromisoformat(last) < min_interval:
         return 0
+    since = now - LINK_LOVE_WINDOW
     cursor = store.get_state(OUR_POSTS_CURSOR)
     added = 0
+
+    def read(page: Sequence[Any], window: datetime | None) -> int:
+        if replies_seen is not None:
+            replies_seen.update({str(raw["id"]): int(raw.get("replies_count") or 0) for raw in page})
+        return _store_page(store, page, me_id, now, window)
+
     if cursor is None:
-        since = now - LINK_LOVE_WINDOW
-        newest, max_id = None, None
-        for _ in range(MAX_SYNC_PAGES):
-            page = api.account_statuses(me_id, limit=PAGE_SIZE, max_id=max_id)
-            if not page:
-                break
-            newest = newest or str(page[0]["id"])
-            added += _store_page(store, page, me_id, now, since)
-            created = to_status(page[-1]).created_at
-            if created is None or created < since:
-                break
-            max_id = page[-1]["id"]
-        if newest is not None:
-            store.set_state(OUR_POSTS_CURSOR, newest)
+        page = api.account_statuses(me_id, limit=PAGE_SIZE)
+        if page:
+            store.set_state(OUR_POSTS_CURSOR, str(page[0]["id"]))
+            added += read(page, since)
+            _mark_backfill(store, page, since)
     else:
         for _ in range(MAX_SYNC_PAGES):
             page = api.account_statuses(me_id, limit=PAGE_SIZE, min_id=cursor)
             if not page:
                 break
-            added += _store_page(store, page, me_id, now, None)
+            added += read(page, None)
             cursor = str(page[0]["id"])
             store.set_state(OUR_POSTS_CURSOR, cursor)
             if len(page) < PAGE_SIZE:
                 break
+        older_than = store.get_state(OUR_POSTS_BACKFILL)
+        if older_than:
+            page = api.account_statuses(me_id, limit=PAGE_SIZE, max_id=older_than)
+            added += read(page, since)
+            _mark_backfill(store, page, since)
     store.set_state(OUR_POSTS_SYNCED, now.isoformat())
     return added
+
+
+def _mark_backfill(store: Store, page: Sequence[Any], since: datetime) -> None:
+    """Where the next backfill page starts, or nothing left when the page reached the window's start."""
+    oldest = to_status(page[-1]).created_at if page else None
+    more = len(page) == PAGE_SIZE and oldest is not None and oldest >= since
+    store.set_state(OUR_POSTS_BACKFILL, str(page[-1]["id"]) if more else "")
 
 
 def _store_page(store: Store, page: Sequence[Any], me_id: str, now: datetime, since: datetime | None) -> int:

@@ -45,6 +45,8 @@ class Listener:
         self.clock = clock
         self._lock = threading.Lock()  # one catch-up at a time (poll job, reconnects)
         self._context_checked: dict[str, datetime] = {}
+        # Reply counts the link-love sync read this cycle: a post just seen with none needs no thread read.
+        self.fresh_reply_counts: dict[str, int] = {}
 
     def convert(self, kind: str, data: Mapping[str, Any]) -> Event | None:
         """A stream or poll payload as our event (None for what we do not listen to)."""
@@ -103,10 +105,12 @@ class Listener:
         # (the people behind the account write too) by the link-love sync; no request of its own.
         ours = self.store.sent_status_ids_since(since) + self.store.our_post_ids_since(since)
         never = datetime.min.replace(tzinfo=now.tzinfo)
+        unanswered, self.fresh_reply_counts = self.fresh_reply_counts, {}
         due = [
             status_id
             for status_id in dict.fromkeys(ours)
             if now - self._context_checked.get(status_id, never) >= REPLY_CHECK_EVERY
+            and unanswered.get(status_id) != 0
         ]
         recorded = 0
         for status_id in due[:max_posts]:
