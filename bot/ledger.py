@@ -415,7 +415,7 @@ def top_engagers(store: Store, since: datetime, limit: int) -> list[PersonScore]
             select(PersonRow, score)
             .join(InteractionRow, col(InteractionRow.account_id) == col(PersonRow.account_id))
             .where(col(InteractionRow.direction) == "theirs", col(InteractionRow.at) >= since)
-            .group_by(col(PersonRow.account_id))
+            .group_by(col(PersonRow.owner), col(PersonRow.account_id))  # the whole key: PostgreSQL insists
             .order_by(score.desc(), col(PersonRow.acct))
             .limit(limit)
         ).all()
