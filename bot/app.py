@@ -158,10 +158,14 @@ class App:
 
     def cycle(self, *, force_dms: bool = True) -> None:
         """One full cycle: catch up, handle events and commands, send draft DMs, post approved drafts."""
-        self.listener.catch_up()
+        self.catch_up()
         self.sync_our_posts()
         self.listener.check_replies()  # reads the posts the sync just stored
         self.work(force_dms=force_dms)
+
+    def catch_up(self) -> int:
+        """Read what happened since the cursor; each page is drafted while the next one is on its way."""
+        return self.listener.catch_up(on_page=lambda fresh: self.process_events() if fresh else None)
 
     def sync_our_posts(self) -> None:
         """Our own recent posts, for the link-love ratio (rate-limited inside) and the reply check."""
@@ -569,7 +573,7 @@ def _drain(app: App, inbox: queue.Queue[tuple[str, Any]]) -> None:
             app.listener.record(kind, data)
     try:
         if catch_up:
-            app.listener.catch_up()
+            app.catch_up()
         if check_replies:
             app.sync_our_posts()
             app.listener.check_replies()

@@ -7,6 +7,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -61,25 +62,35 @@ class Listener:
         return event is not None and self.store.record_event(event, self.clock())
 
     def catch_up(self, on_page: Callable[[int], None] | None = None) -> int:
-        """Page forward from the stored cursor until nothing is newer; returns events recorded."""
+        """Page forward from the stored cursor until nothing is newer; returns events recorded.
+
+        The next page is read while this one is recorded and `on_page` (called with the number of new
+        events) works on it: a backlog costs the instance's time or ours, not the sum of both.
+        """
         recorded = 0
-        with self._lock:
+        with self._lock, ThreadPoolExecutor(1, thread_name_prefix="catch-up") as ahead:
             cursor = self.store.get_cursor() or START_CURSOR
+            pending = ahead.submit(self._page_after, cursor)
             while True:
-                page = self.api.notifications(min_id=cursor, limit=PAGE_SIZE)
+                page = pending.result()
                 if not page:
                     break
-                # Pages come newest first; record oldest first so drafts follow the order of events.
+                cursor = str(page[0]["id"])  # pages come newest first
+                pending = ahead.submit(self._page_after, cursor)
+                # Recorded oldest first, so drafts follow the order of events.
                 events = [self.convert("notification", n) for n in reversed(page)]
-                cursor = str(page[0]["id"])
-                recorded += self.store.record_events(
+                fresh = self.store.record_events(
                     [e for e in events if e is not None], self.clock(), cursor=cursor
                 )
+                recorded += fresh
                 if on_page is not None:
-                    on_page(len(page))
+                    on_page(fresh)
         if recorded:
             LOGGER.info("caught up: %d new events", recorded)
         return recorded
+
+    def _page_after(self, cursor: str) -> list[Any]:
+        return list(self.api.notifications(min_id=cursor, limit=PAGE_SIZE))
 
     def silenced(self) -> frozenset[str]:
         """Ids of the accounts we block or mute: never drafted for. Two requests, not one per person."""

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import requests
+
 from bot.text import html_to_text
 from tests.conftest import Community, Person
 
@@ -178,3 +183,26 @@ def test_dry_run_never_posts_publicly(community: Community) -> None:
     assert app.store.draft(draft.id).state == "approved"
     assert public_posts(community) == []
     assert draft_dms(community.approver)
+
+
+def test_a_backlog_of_several_pages_is_read_once_and_drafted_in_order(community: Community) -> None:
+    fans = [community.person(f"fan{number:02d}") for number in range(45)]
+    for fan in fans:
+        fan.api.account_follow(community.bot.id)
+    app = community.app(limits={"spike_threshold": 100})
+    cursors: list[str] = []
+
+    def seen(response: requests.Response, **_: Any) -> None:
+        url = urlparse(response.request.url or "")
+        if url.path == "/api/v1/notifications":
+            cursors.append(parse_qs(url.query)["min_id"][0])
+
+    app.api.session.hooks["response"].append(seen)
+
+    assert app.catch_up() == 45
+    # The mock serves 40 a page: two pages and the empty read that ends the catch-up, even though each
+    # next page is requested while the one before is being drafted.
+    assert len(cursors) == 3 and len(set(cursors)) == 3
+    assert [d.acct for d in app.store.drafts()] == [fan.username for fan in fans]
+    assert app.store.get_cursor() == cursors[-1]
+    assert app.catch_up() == 0 and cursors[-1] == cursors[-2]
