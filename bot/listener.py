@@ -84,7 +84,11 @@ class Listener:
                 )
                 recorded += fresh
                 if on_page is not None:
-                    on_page(fresh)
+                    try:
+                        on_page(fresh)
+                    except Exception:  # recording must not wait on drafting: the work is retried later
+                        LOGGER.exception("working on a caught-up page failed; recording the rest")
+                        on_page = None
         if recorded:
             LOGGER.info("caught up: %d new events", recorded)
         return recorded

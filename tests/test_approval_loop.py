@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import pytest
 import requests
 
 from bot.text import html_to_text
@@ -206,3 +207,27 @@ def test_a_backlog_of_several_pages_is_read_once_and_drafted_in_order(community:
     assert [d.acct for d in app.store.drafts()] == [fan.username for fan in fans]
     assert app.store.get_cursor() == cursors[-1]
     assert app.catch_up() == 0 and cursors[-1] == cursors[-2]
+
+
+def test_a_failure_while_drafting_a_page_does_not_stop_the_catch_up(
+    community: Community, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fans = [community.person(f"fan{number:02d}") for number in range(45)]
+    for fan in fans:
+        fan.api.account_follow(community.bot.id)
+    app = community.app(limits={"spike_threshold": 100})
+    draft_for = app.draft_for
+    failures = iter([RuntimeError("a bug in drafting")])
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return draft_for(*args, **kwargs)
+
+    monkeypatch.setattr(app, "draft_for", flaky)
+
+    assert app.catch_up() == 45  # both pages recorded, the cursor past them
+    assert app.catch_up() == 0
+    app.work()
+    assert [d.acct for d in app.store.drafts()] == [fan.username for fan in fans]
