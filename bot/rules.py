@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 import unicodedata
@@ -199,6 +200,7 @@ def _posted_lately(template: str, recent: frozenset[str]) -> bool:
     return opening is not None and any(opening.search(post) for post in recent)
 
 
+@functools.lru_cache(maxsize=1024)  # templates are few and fixed by the config
 def _opening_pattern(template: str) -> re.Pattern[str] | None:
     """The template's opening up to its first words, fields as wildcards, on whole words (None: no words)."""
     pieces: list[str | None] = []  # literal text, or None for a field

@@ -206,17 +206,26 @@ def _url_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _entities(text: str) -> list[tuple[int, int, int]]:
+    """URLs and mentions as (start, end, counted length), in order and not overlapping."""
+    found = [(start, end, URL_LENGTH) for start, end in _url_spans(text)]
+    for match in MENTION_RE.finditer(text):
+        if not any(start <= match.start() < end for start, end, _ in found):
+            found.append((match.start(), match.end(), 1 + len(match.group(2))))
+    entities: list[tuple[int, int, int]] = []
+    position = 0
+    for start, end, weight in sorted(found):
+        if start >= position:
+            entities.append((start, end, weight))
+            position = end
+    return entities
+
+
 def _units(text: str) -> list[tuple[str, int]]:
     """Text as (piece, counted length): URLs and mentions are single pieces, other chars one each."""
     units: list[tuple[str, int]] = []
     position = 0
-    entities = [(start, end, URL_LENGTH) for start, end in _url_spans(text)]
-    for match in MENTION_RE.finditer(text):
-        if not any(start <= match.start() < end for start, end, _ in entities):
-            entities.append((match.start(), match.end(), 1 + len(match.group(2))))
-    for start, end, weight in sorted(entities):
-        if start < position:
-            continue
+    for start, end, weight in _entities(text):
         units.extend((char, 1) for char in text[position:start])
         units.append((text[start:end], weight))
         position = end
@@ -226,7 +235,7 @@ def _units(text: str) -> list[tuple[str, int]]:
 
 def status_length(text: str) -> int:
     """Length as Mastodon counts it: a URL is 23, "@user@domain" counts as "@user", otherwise code points."""
-    return sum(weight for _, weight in _units(text))
+    return len(text) + sum(weight - (end - start) for start, end, weight in _entities(text))
 
 
 def truncate_to(text: str, limit: int) -> str:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from bot.text import (
     MAX_HTML_CHARS,
     URL_LENGTH,
+    _units,
     clean_name,
     defang,
     html_to_text,
@@ -302,6 +303,8 @@ def test_strip_leading_mentions(text: str, expected: str) -> None:
         ("a@b.c", 5),
         ("😀", 1),
         ("@fan@example.social https://example.com", 4 + 1 + URL_LENGTH),
+        ("https://a.example/@fan@b.example", URL_LENGTH),  # a mention inside a URL is part of it
+        ("@fan@b.example@c", 4 + 2),
     ],
 )
 def test_status_length(text: str, expected: int) -> None:
@@ -353,6 +356,21 @@ def test_truncate_to_respects_limit(text: str, limit: int) -> None:
         assert cut == text
     else:
         assert cut == "" or cut.endswith("…")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from([" ", "https://example.com/@a", "@fan@example.social", "@", "."]), st.text()
+        ),
+        max_size=20,
+    ).map("".join)
+)
+def test_status_length_agrees_with_the_pieces_truncation_cuts(text: str) -> None:
+    pieces = _units(text)
+    assert "".join(piece for piece, _ in pieces) == text
+    assert status_length(text) == sum(weight for _, weight in pieces)
 
 
 # --- mentioned_handles -----------------------------------------------------------------------
