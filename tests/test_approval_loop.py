@@ -186,11 +186,17 @@ def test_dry_run_never_posts_publicly(community: Community) -> None:
     assert draft_dms(community.approver)
 
 
-def test_a_backlog_of_several_pages_is_read_once_and_drafted_in_order(community: Community) -> None:
+def two_pages_of_follows(community: Community) -> list[Person]:
+    """45 new followers: two pages of notifications (the mock serves 40 a page)."""
     fans = [community.person(f"fan{number:02d}") for number in range(45)]
     for fan in fans:
         fan.api.account_follow(community.bot.id)
-    app = community.app(limits={"spike_threshold": 100})
+    return fans
+
+
+def test_a_backlog_of_several_pages_is_read_once_and_drafted_in_order(community: Community) -> None:
+    fans = two_pages_of_follows(community)
+    app = community.app(limits={"spike_threshold": 100})  # each follow gets its own thanks
     cursors: list[str] = []
 
     def seen(response: requests.Response, **_: Any) -> None:
@@ -212,10 +218,8 @@ def test_a_backlog_of_several_pages_is_read_once_and_drafted_in_order(community:
 def test_a_failure_while_drafting_a_page_does_not_stop_the_catch_up(
     community: Community, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fans = [community.person(f"fan{number:02d}") for number in range(45)]
-    for fan in fans:
-        fan.api.account_follow(community.bot.id)
-    app = community.app(limits={"spike_threshold": 100})
+    fans = two_pages_of_follows(community)
+    app = community.app(limits={"spike_threshold": 100})  # each follow gets its own thanks
     draft_for = app.draft_for
     failures = iter([RuntimeError("a bug in drafting")])
 
