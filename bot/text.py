@@ -79,8 +79,11 @@ def html_to_text(html: str | None) -> str:
     if not isinstance(html, str) or not html:
         return ""
     capped = html[:MAX_HTML_CHARS]
+    # Text without tags is still markup to us; given bare, BeautifulSoup warns into the service's log when
+    # it looks like a URL or a file name (a post that is only a link).
+    markup = capped if "<" in capped else f"<p>{capped}</p>"
     try:
-        return _walk(BeautifulSoup(capped, "html.parser"))
+        return _walk(BeautifulSoup(markup, "html.parser"))
     except Exception as exc:  # the parser is third-party code fed hostile input
         LOGGER.warning("HTML parse failed (%s); falling back to tag stripping", type(exc).__name__)
         return _strip_tags(capped)

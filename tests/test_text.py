@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -392,3 +393,16 @@ def test_status_length_agrees_with_the_pieces_truncation_cuts(text: str) -> None
 )
 def test_mentioned_handles(text: str, expected: list[str]) -> None:
     assert mentioned_handles(text) == expected
+
+
+def test_a_post_that_is_only_a_link_parses_without_a_warning() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        assert html_to_text("https://example.com/page") == "https://example.com/page"
+        assert html_to_text("notes.txt") == "notes.txt"
+    assert [str(w.message) for w in caught] == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text().filter(lambda text: "<" not in text))
+def test_text_without_tags_reads_the_same_bare_or_in_a_paragraph(text: str) -> None:
+    assert html_to_text(text) == html_to_text(f"<span>{text}</span>")
