@@ -11,10 +11,14 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from bot.config import ConfigError, Settings, load_settings, resolve_config_path
 from bot.logs import add_secret, setup_logging
 
+# Everything heavier (pydantic, SQLAlchemy, Mastodon.py) is imported by the command that needs it:
+# `frontrow --help` and typos answer at once.
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from bot.config import Settings
     from bot.store import Store
 
 LOGGER = logging.getLogger("bot.cli")
@@ -43,9 +47,18 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def config_path() -> Path:
+    """--config, else $FRONTROW_CONFIG, else ./config.toml."""
+    from bot.config import resolve_config_path
+
+    return resolve_config_path(OPTIONS.config, os.environ)
+
+
 def settings() -> Settings:
     """Load the config or exit 2 with every error, one per line, and no traceback."""
-    path = resolve_config_path(OPTIONS.config, os.environ)
+    from bot.config import ConfigError, load_settings
+
+    path = config_path()
     try:
         loaded = load_settings(path, os.environ)
     except ConfigError as exc:
@@ -93,8 +106,9 @@ def run(
     from mastodon import MastodonError
 
     from bot.app import ConfigWatch, StartupError, build_app, serve
+    from bot.config import load_settings
 
-    path = resolve_config_path(OPTIONS.config, os.environ)
+    path = config_path()
     app = build_app(settings(), dry_run=dry_run)
     try:
         if once:
@@ -380,7 +394,7 @@ def init(
     """Interactive first setup: instance, app registration, sign-in, config file (mode 0600)."""
     from bot.setup import run_init
 
-    path = resolve_config_path(OPTIONS.config, os.environ)
+    path = config_path()
     raise typer.Exit(run_init(path, force=force))
 
 

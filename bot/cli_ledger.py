@@ -10,8 +10,6 @@ from typing import Annotated
 
 import typer
 
-from bot import ledger
-
 LOGGER = logging.getLogger("bot.cli")
 THEIR_LABELS = {
     "follow": "follows",
@@ -54,6 +52,7 @@ def people_command(
     as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False,
 ) -> None:
     """People ranked by engagement (or --owed, or --connectors)."""
+    from bot import ledger
     from bot.store import utcnow
     from bot.text import clean_name
 
@@ -87,6 +86,7 @@ def people_command(
 
 def stats_command(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False) -> None:
     """Counts over the last 7 and 30 days, approval rate and link-love ratio."""
+    from bot import ledger
     from bot.store import utcnow
 
     base = _base()

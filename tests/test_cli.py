@@ -155,3 +155,21 @@ def test_health_needs_a_fresh_heartbeat(community: Community) -> None:
 def test_help_works(command: list[str]) -> None:
     result = frontrow(*command)
     assert result.returncode == 0 and "Usage" in result.stdout
+
+
+def test_help_loads_none_of_the_heavy_libraries() -> None:
+    """`frontrow --help` and a mistyped command answer at once: no ORM, no validation, no API client."""
+    probe = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        "sys.argv = ['frontrow', '--help']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('sqlalchemy', 'sqlmodel', 'pydantic', 'mastodon', 'alembic', 'httpx')\n"
+        "print(' '.join(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert "Usage" in result.stdout
+    assert result.stderr.strip() == ""
