@@ -84,9 +84,13 @@ class Listener:
                 )
                 recorded += fresh
                 if on_page is not None:
+                    # Recording must not wait on drafting: what failed is retried by the next round.
                     try:
                         on_page(fresh)
-                    except Exception:  # recording must not wait on drafting: the work is retried later
+                    except MastodonError as exc:  # e.g. a confirmation DM the instance refused
+                        LOGGER.warning("working on a caught-up page stopped (%s); recording the rest", exc)
+                        on_page = None
+                    except Exception:
                         LOGGER.exception("working on a caught-up page failed; recording the rest")
                         on_page = None
         if recorded:

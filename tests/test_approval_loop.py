@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
+from mastodon import MastodonNetworkError
 
 from bot.text import html_to_text
 from tests.conftest import Community, Person
@@ -215,13 +216,14 @@ def test_a_backlog_of_several_pages_is_read_once_and_drafted_in_order(community:
     assert app.catch_up() == 0 and cursors[-1] == cursors[-2]
 
 
+@pytest.mark.parametrize("failure", [RuntimeError("a bug in drafting"), MastodonNetworkError("gone")])
 def test_a_failure_while_drafting_a_page_does_not_stop_the_catch_up(
-    community: Community, monkeypatch: pytest.MonkeyPatch
+    community: Community, monkeypatch: pytest.MonkeyPatch, failure: Exception
 ) -> None:
     fans = two_pages_of_follows(community)
     app = community.app(limits={"spike_threshold": 100})  # each follow gets its own thanks
     draft_for = app.draft_for
-    failures = iter([RuntimeError("a bug in drafting")])
+    failures = iter([failure])
 
     def flaky(*args: Any, **kwargs: Any) -> Any:
         failure = next(failures, None)
