@@ -226,9 +226,9 @@ def test_a_failure_while_drafting_a_page_does_not_stop_the_catch_up(
     failures = iter([failure])
 
     def flaky(*args: Any, **kwargs: Any) -> Any:
-        failure = next(failures, None)
-        if failure is not None:
-            raise failure
+        once = next(failures, None)
+        if once is not None:
+            raise once
         return draft_for(*args, **kwargs)
 
     monkeypatch.setattr(app, "draft_for", flaky)

@@ -158,7 +158,7 @@ def test_help_works(command: list[str]) -> None:
 
 
 def test_help_loads_none_of_the_heavy_libraries() -> None:
-    """`frontrow --help` and a mistyped command answer at once: no ORM, no validation, no API client."""
+    """`frontrow --help` answers at once: no ORM, no validation, no API client."""
     probe = (
         "import sys\n"
         "from bot.cli import main\n"

@@ -397,6 +397,7 @@ def test_mentioned_handles(text: str, expected: list[str]) -> None:
 
 def test_a_post_that_is_only_a_link_parses_without_a_warning() -> None:
     with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # seen before in this process or not, it is recorded
         assert html_to_text("https://example.com/page") == "https://example.com/page"
         assert html_to_text("notes.txt") == "notes.txt"
     assert [str(w.message) for w in caught] == []
