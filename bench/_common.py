@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import httpx
 from mastodon_mock.testing import MockServer
 
-from bot.demo import instance_config
+from bot.cli.demo import instance_config
 
 T = TypeVar("T")
 REPO_ROOT = Path(__file__).resolve().parent.parent

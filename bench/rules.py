@@ -1,7 +1,7 @@
-"""Rules-engine throughput: `bot.rules.match` on synthetic Follow and Mention events, events per second.
+"""Rules-engine throughput: `bot.core.rules.match` on synthetic Follow and Mention events, events per second.
 
 Pure: no server, no store. Two rule sets: the packaged example config (compiled with
-`bot.config.load_settings` + `bot.rules.compile_rules`), and 50 rules (49 mention rules with
+`bot.config.load_settings` + `bot.core.rules.compile_rules`), and 50 rules (49 mention rules with
 `contains_any` words that rarely match, plus one catch-all at the end). Each figure is the median of
 several timed rounds over the same events.
 
@@ -26,8 +26,8 @@ from _common import median, table, verdict
 
 from bot.config import Rule as RuleConfig
 from bot.config import load_settings
-from bot.events import Account, Event, Follow, Mention, Status, StatusEvent
-from bot.rules import Context, Rule, compile_rules, match
+from bot.core.rules import Context, Rule, compile_rules, match
+from bot.model import Account, Event, Follow, Mention, Status, StatusEvent
 
 TARGET_EVENTS_PER_SECOND = 20_000
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

@@ -26,7 +26,7 @@ import httpx  # noqa: E402
 from mastodon import Mastodon  # noqa: E402
 from mastodon_mock.testing import MockServer  # noqa: E402
 
-from bot.demo import instance_config  # noqa: E402
+from bot.cli.demo import instance_config  # noqa: E402
 from bot.store import Store  # noqa: E402
 from tests.conftest import to_toml  # noqa: E402
 

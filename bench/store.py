@@ -5,8 +5,8 @@ on the store's engine), then times the calls the CLI commands make, on a fresh `
 
 - `who`: `Store.person(acct)` + `interaction_counts` + `notes` + `drafts_for` (what bot/cli.py `who` runs),
   for the person with the most interactions and for a typical one;
-- `people --owed`: `bot.ledger.people(store, now, "owed", 50)`;
-- `people` (all, by engagement) and `stats`: `bot.ledger.people(..., "all")`, `bot.ledger.stats(store, now)`.
+- `people --owed`: `bot.store.ledger.people(store, now, "owed", 50)`;
+- `people` (all, by engagement) and `stats`: `ledger.people(..., "all")`, `ledger.stats(store, now)`.
 
 Each figure is the median of several repetitions ("first" is the first call in this process, before
 SQLAlchemy's statement cache is warm, as in a one-shot CLI run). Also times the commands end to end as
@@ -33,8 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import PYTHON, child_env, frontrow_config, median, run_child, table, verdict, write_config
 from sqlalchemy import func, select, text
 
-from bot import ledger
-from bot.store import DraftRow, InteractionRow, NoteRow, OurPostRow, PersonRow, Store
+from bot.store import DraftRow, InteractionRow, NoteRow, OurPostRow, PersonRow, Store, ledger
 
 TARGET_WHO_MS = 50.0
 TARGET_OWED_MS = 500.0

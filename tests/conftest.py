@@ -17,9 +17,9 @@ from mastodon import Mastodon
 from mastodon_mock.config import MastodonMockConfig
 from mastodon_mock.testing import MockServer
 
-from bot.app import App, build_app
+from bot.cli.demo import instance_config
 from bot.config import Settings, settings_from_dict
-from bot.demo import instance_config
+from bot.service.app import App, build_app
 from bot.store import utcnow
 from bot.text import html_to_text
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.commands import COMMANDS, Command, help_text, parse_command
+from bot.core.commands import COMMANDS, Command, help_text, parse_command
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.demo import EDITED_ANSWER, run_demo
+from bot.cli.demo import EDITED_ANSWER, run_demo
 
 
 def flat(text: str) -> str:

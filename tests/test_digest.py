@@ -12,19 +12,18 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from bot import ledger
 from bot.cli import cli
 from bot.config import Settings, settings_from_dict
-from bot.digest import (
+from bot.listening.digest import (
     collect_digest,
     digest_item,
     digest_message_blocks,
     digest_messages,
     resolve_item,
 )
-from bot.events import Account, Favourite, Mention, Reblog, Status
-from bot.ledger import DigestItem
-from bot.store import Store, utcnow
+from bot.model import Account, Favourite, Mention, Reblog, Status
+from bot.store import Store, ledger, utcnow
+from bot.store.ledger import DigestItem
 from bot.text import html_to_text, status_length
 from tests.conftest import Community, Person
 

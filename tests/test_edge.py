@@ -1,4 +1,4 @@
-"""Unit and property tests for bot.edge (Mastodon entities to our events)."""
+"""Unit and property tests for bot.instance.convert (Mastodon entities to our events)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.edge import UNKNOWN_TIME, to_account, to_event, to_reply, to_status
-from bot.events import (
+from bot.instance.convert import UNKNOWN_TIME, to_account, to_event, to_reply, to_status
+from bot.model import (
     VISIBILITIES,
     Account,
     DirectCommand,
@@ -263,7 +263,7 @@ def test_unreadable_created_at_falls_back_to_the_status_time() -> None:
 def test_unusable_notifications_are_skipped_with_a_warning(
     notification: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="bot.edge"):
+    with caplog.at_level(logging.WARNING, logger="bot.instance.convert"):
         assert convert(notification) is None
     assert len(caplog.records) == 1
 
@@ -508,7 +508,7 @@ class Exploding(Mapping[str, Any]):
 
 
 def test_exceptions_inside_conversion_are_logged_once(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="bot.edge"):
+    with caplog.at_level(logging.WARNING, logger="bot.instance.convert"):
         assert to_event(Exploding(), self_id=SELF_ID, approver_ids=NOBODY) is None
         assert to_reply(Exploding(), self_id=SELF_ID) is None
     assert [record.getMessage().count("\n") for record in caplog.records] == [0, 0]

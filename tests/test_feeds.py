@@ -19,13 +19,12 @@ import pytest
 from mastodon import MastodonNotFoundError
 from typer.testing import CliRunner
 
-from bot import ledger
 from bot.cli import cli
 from bot.config import settings_from_dict
-from bot.digest import collect_digest
-from bot.events import Account, Follow
-from bot.feeds import FeedReader, feed_url
-from bot.store import Store, utcnow
+from bot.listening.digest import collect_digest
+from bot.listening.feeds import FeedReader, feed_url
+from bot.model import Account, Follow
+from bot.store import Store, ledger, utcnow
 from tests.conftest import to_toml
 
 
@@ -198,7 +197,7 @@ def test_broken_feeds_are_logged_and_skipped(
         "good@a.example": feeds.url("/@good.rss"),
     }
     client = httpx.Client(timeout=0.5)
-    caplog.set_level(logging.WARNING, logger="bot.feeds")
+    caplog.set_level(logging.WARNING, logger="bot.listening.feeds")
     try:
         results = FeedReader(store, "bot.example", client=client).refresh(targets, now)
     finally:

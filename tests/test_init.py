@@ -27,8 +27,7 @@ from mastodon_mock.testing import MockServer
 from typer.testing import CliRunner
 
 from bot.cli import cli
-from bot.config import load_settings
-from bot.setup import (
+from bot.cli.init import (
     SCOPES,
     example_config,
     normalise_base_url,
@@ -39,6 +38,7 @@ from bot.setup import (
     toml_string,
     write_config,
 )
+from bot.config import load_settings
 from tests.conftest import mock_config
 
 

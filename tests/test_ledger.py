@@ -10,12 +10,11 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from bot import ledger
 from bot.cli import cli
-from bot.digest import sync_our_posts, weekly_summary
-from bot.events import Account, Favourite, Follow, Mention, NewDraft, Reblog, Status
-from bot.events import Event as BotEvent
-from bot.store import Store, utcnow
+from bot.listening.digest import sync_our_posts, weekly_summary
+from bot.model import Account, Favourite, Follow, Mention, NewDraft, Reblog, Status
+from bot.model import Event as BotEvent
+from bot.store import Store, ledger, utcnow
 from tests.conftest import Community
 
 

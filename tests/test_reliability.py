@@ -14,8 +14,8 @@ import httpx
 import pytest
 from mastodon_mock.testing import MockServer
 
-from bot.app import build_app
-from bot.outbox import idempotency_key
+from bot.service.app import build_app
+from bot.service.outbox import idempotency_key
 from bot.store import Store
 from tests.conftest import Clock, Community, mock_config, wait_for
 from tests.test_approval_loop import public_posts

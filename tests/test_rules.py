@@ -1,7 +1,7 @@
 """Pure tests of the rules engine: config → compiled rules → (event, context) → at most one draft.
 
 Rules are built through the real config path (`settings_from_dict` then `compile_rules`); events are the
-plain frozen dataclasses of bot.events; the time and the person's history travel in `Context`. No server,
+plain frozen dataclasses of bot.model; the time and the person's history travel in `Context`. No server,
 no store, no clock.
 """
 
@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.config import EVENTS, Settings, settings_from_dict
-from bot.events import (
+from bot.core.rules import Context, Rule, compile_rules, explain, match
+from bot.model import (
     EVENT_TYPES,
     Account,
     Event,
@@ -25,7 +26,6 @@ from bot.events import (
     Status,
     StatusEvent,
 )
-from bot.rules import Context, Rule, compile_rules, explain, match
 from bot.text import mentioned_handles, status_length
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

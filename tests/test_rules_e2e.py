@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from bot.app import ConfigWatch, build_app, serve
 from bot.config import load_settings
+from bot.service.app import ConfigWatch, build_app, serve
 from tests.conftest import Community, wait_for
 from tests.test_budget import dms_to
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.app import build_app, open_store
+from bot.service.app import build_app, open_store
 from tests.conftest import Community
 from tests.test_budget import dms_to
 

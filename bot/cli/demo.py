@@ -21,8 +21,8 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-from bot.app import App, build_app
 from bot.config import settings_from_dict
+from bot.service.app import App, build_app
 from bot.text import html_to_text
 
 BOT = "riverside"

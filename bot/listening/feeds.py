@@ -20,11 +20,10 @@ from urllib.parse import urlsplit
 import feedparser
 import httpx
 
-from bot import ledger
-from bot.approval import full_acct
-from bot.ledger import FeedEntry, FeedFetch
-from bot.rules import NOBOT
-from bot.store import Store
+from bot.core.render import full_acct
+from bot.core.rules import NOBOT
+from bot.store import Store, ledger
+from bot.store.ledger import FeedEntry, FeedFetch
 from bot.text import clean_name, html_to_text
 
 LOGGER = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from sqlalchemy import and_, case, delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from bot.events import Account
+from bot.model import Account
 from bot.store import (
     DigestItemRow,
     DigestRow,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import ORMExecuteState, with_loader_criteria
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
-from bot.events import Account, Event, NewDraft, PersonHistory, event_from_json, event_to_json
+from bot.model import Account, Event, NewDraft, PersonHistory, event_from_json, event_to_json
 
 LOGGER = logging.getLogger(__name__)
 

@@ -52,8 +52,7 @@ def people_command(
     as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False,
 ) -> None:
     """People ranked by engagement (or --owed, or --connectors)."""
-    from bot import ledger
-    from bot.store import utcnow
+    from bot.store import ledger, utcnow
     from bot.text import clean_name
 
     base = _base()
@@ -86,8 +85,7 @@ def people_command(
 
 def stats_command(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False) -> None:
     """Counts over the last 7 and 30 days, approval rate and link-love ratio."""
-    from bot import ledger
-    from bot.store import utcnow
+    from bot.store import ledger, utcnow
 
     base = _base()
     result = ledger.stats(base.store(), utcnow())
@@ -119,8 +117,8 @@ def digest_command() -> None:
     """Send the listening digest to the approvers now."""
     from mastodon import MastodonError
 
-    from bot.app import StartupError, build_app
-    from bot.digest import send_digest
+    from bot.listening.digest import send_digest
+    from bot.service.app import StartupError, build_app
 
     base = _base()
     app = build_app(base.settings())
@@ -146,8 +144,8 @@ def opml_command(
     output: Annotated[str, typer.Option("--output", "-o", help="file to write; - for stdout")] = "-",
 ) -> None:
     """An OPML file of the followers' and watched accounts' public feeds."""
-    from bot.app import open_store
-    from bot.feeds import opml_document, opml_outlines, web_host
+    from bot.listening.feeds import opml_document, opml_outlines, web_host
+    from bot.service.app import open_store
     from bot.store import utcnow
 
     base = _base()

@@ -13,16 +13,18 @@ from typing import Any
 
 from mastodon import Mastodon, MastodonError, MastodonNotFoundError, MastodonUnauthorizedError
 
-from bot import approval, digest, rules
-from bot.approval import full_acct
-from bot.client import InstanceFacts, Pacer, connect, instance_facts
-from bot.commands import Command, parse_command
 from bot.config import Approver, ConfigError, Settings
-from bot.edge import to_account
-from bot.events import Account, DirectCommand, Event, NewDraft, StatusEvent
-from bot.listener import Listener, Stream, StreamInbox
-from bot.outbox import Outbox
-from bot.scheduler import Scheduler
+from bot.core import render as approval
+from bot.core import rules
+from bot.core.commands import Command, parse_command
+from bot.core.render import full_acct
+from bot.instance.client import InstanceFacts, Pacer, connect, instance_facts
+from bot.instance.convert import to_account
+from bot.instance.reader import Listener, Stream, StreamInbox
+from bot.listening import digest
+from bot.model import Account, DirectCommand, Event, NewDraft, StatusEvent
+from bot.service.jobs import Scheduler
+from bot.service.outbox import Outbox
 from bot.store import Store, utcnow
 from bot.text import clean_name, defang, strip_leading_mentions
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.events import Event, NewDraft, PersonHistory, StatusEvent, narrower_visibility
+from bot.model import Event, NewDraft, PersonHistory, StatusEvent, narrower_visibility
 from bot.text import clean_name, defang, status_length, truncate_to
 
 NOBOT = re.compile(r"#nobot\b", re.IGNORECASE)

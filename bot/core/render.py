@@ -6,10 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot import ledger
-from bot.commands import Command, help_text
 from bot.config import Approver
-from bot.store import Draft, Store
+from bot.core.commands import Command, help_text
+from bot.store import Draft, Store, ledger
 from bot.text import clean_name, defang, status_length, truncate_to
 
 

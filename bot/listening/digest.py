@@ -12,21 +12,20 @@ from typing import TYPE_CHECKING, Any
 
 from mastodon import MastodonError, MastodonNotFoundError
 
-from bot import ledger
-from bot.approval import compose, full_acct
 from bot.config import Settings
-from bot.edge import to_account, to_status
-from bot.events import Account
-from bot.feeds import FeedReader, web_host
-from bot.ledger import LINK_LOVE_TARGET, LINK_LOVE_WINDOW, DigestItem, OurPost, percent
-from bot.rules import NOBOT
-from bot.store import Store
+from bot.core.render import compose, full_acct
+from bot.core.rules import NOBOT
+from bot.instance.convert import to_account, to_status
+from bot.listening.feeds import FeedReader, web_host
+from bot.model import Account
+from bot.store import Store, ledger
+from bot.store.ledger import LINK_LOVE_TARGET, LINK_LOVE_WINDOW, DigestItem, OurPost, percent
 from bot.text import clean_name, defang, truncate_to
 
 if TYPE_CHECKING:
     from mastodon import Mastodon
 
-    from bot.app import App
+    from bot.service.app import App
 
 LOGGER = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ import click
 import typer
 from mastodon import Mastodon, MastodonError, MastodonNetworkError, MastodonNotFoundError
 
-from bot.client import instance_facts
 from bot.config import ENV_TOKEN, ConfigError, load_settings
+from bot.instance.client import instance_facts
 
 LOGGER = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from typing import Any
 from mastodon import Mastodon, MastodonError
 from mastodon.streaming import StreamListener
 
-from bot.edge import to_event, to_reply
-from bot.events import Event
+from bot.instance.convert import to_event, to_reply
+from bot.model import Event
 from bot.store import Store
 
 LOGGER = logging.getLogger(__name__)

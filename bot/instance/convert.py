@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from bot.events import (
+from bot.model import (
     VISIBILITIES,
     Account,
     DirectCommand,

@@ -77,7 +77,7 @@ def console() -> Any:
 
 
 def store() -> Store:
-    from bot.app import open_store
+    from bot.service.app import open_store
 
     return open_store(settings())
 
@@ -105,8 +105,8 @@ def run(
     """The service: listen, draft, ask the approvers, post what they approve."""
     from mastodon import MastodonError
 
-    from bot.app import ConfigWatch, StartupError, build_app, serve
     from bot.config import load_settings
+    from bot.service.app import ConfigWatch, StartupError, build_app, serve
 
     path = config_path()
     app = build_app(settings(), dry_run=dry_run)
@@ -138,7 +138,7 @@ def check_config() -> None:
     table = Table(title=f"{len(loaded.rules)} rule(s), tried in this order")
     for column in ("#", "name", "on", "conditions", "templates", "visibility", "cooldown"):
         table.add_column(column)
-    from bot.rules import compile_rules
+    from bot.core.rules import compile_rules
 
     for index, rule in enumerate(compile_rules(loaded.rules)):
         conditions = []
@@ -297,7 +297,7 @@ def note(acct: Annotated[str, typer.Argument()], text: Annotated[str, typer.Argu
 @cli.command()
 def health() -> None:
     """Exit 0 when the running service's heartbeat is fresh (for Docker's HEALTHCHECK)."""
-    from bot.app import open_store
+    from bot.service.app import open_store
     from bot.store import utcnow
 
     loaded = settings()
@@ -335,8 +335,8 @@ def rules_test(
     bot_flag: Annotated[bool, typer.Option("--bot", help="the account is flagged as a bot")] = False,
 ) -> None:
     """Which rule a made-up event matches, and the draft (or why no rule matches)."""
-    from bot.events import EVENT_TYPES, Account, Status, StatusEvent
-    from bot.rules import Context, compile_rules, explain, match
+    from bot.core.rules import Context, compile_rules, explain, match
+    from bot.model import EVENT_TYPES, Account, Status, StatusEvent
     from bot.store import utcnow
 
     loaded = settings()
@@ -381,7 +381,7 @@ def demo(
 ) -> None:
     """A practice instance on loopback with a small community, and Frontrow running against it."""
     try:
-        from bot.demo import run_demo
+        from bot.cli.demo import run_demo
     except ImportError as exc:  # mastodon_mock comes with the demo extra
         fail(f"the demo needs the demo extra: pip install 'frontrow[demo]' ({exc})")
     raise typer.Exit(run_demo(once=once))
@@ -392,14 +392,14 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="overwrite an existing config")] = False,
 ) -> None:
     """Interactive first setup: instance, app registration, sign-in, config file (mode 0600)."""
-    from bot.setup import run_init
+    from bot.cli.init import run_init
 
     path = config_path()
     raise typer.Exit(run_init(path, force=force))
 
 
 def _register_ledger_commands() -> None:
-    from bot.cli_ledger import register
+    from bot.cli.ledger import register
 
     register(cli)
 
