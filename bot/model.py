@@ -167,3 +167,59 @@ class PersonHistory:
     last_drafted: dict[str, datetime]  # rule name → when we last drafted for them (not rejected)
     templates_used: frozenset[str]
     engaged_before: bool
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A draft as the other stages see it."""
+
+    id: int
+    state: str
+    rule: str
+    account_id: str
+    acct: str
+    display_name: str
+    in_reply_to_id: str | None
+    visibility: str
+    spoiler_text: str
+    text: str
+    template: str
+    action: str
+    triage: int
+    thread_key: str | None
+    created_at: datetime
+    sending_at: datetime | None
+    sent_at: datetime | None
+    dm_sent_at: datetime | None
+    decided_by: str | None
+    command_status_id: str | None
+    status_id: str | None
+    status_url: str | None
+    error: str | None
+    event_id: int | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "state": self.state,
+            "rule": self.rule,
+            "acct": self.acct,
+            "in_reply_to_id": self.in_reply_to_id,
+            "text": self.text,
+            "created_at": self.created_at.isoformat(),
+            "status_id": self.status_id,
+        }
+
+
+@dataclass(frozen=True)
+class Person:
+    """A person as the ledger knows them."""
+
+    account_id: str
+    acct: str
+    display_name: str
+    followers_count: int
+    bot: bool
+    first_seen: datetime
+    follows_us_since: datetime | None
+    we_follow: bool

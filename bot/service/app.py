@@ -14,8 +14,7 @@ from typing import Any
 from mastodon import Mastodon, MastodonError, MastodonNotFoundError, MastodonUnauthorizedError
 
 from bot.config import Approver, ConfigError, Settings
-from bot.core import render as approval
-from bot.core import rules
+from bot.core import render, rules
 from bot.core.commands import Command, parse_command
 from bot.core.render import full_acct
 from bot.instance.client import InstanceFacts, Pacer, connect, instance_facts
@@ -23,6 +22,7 @@ from bot.instance.convert import to_account
 from bot.instance.reader import Listener, Stream, StreamInbox
 from bot.listening import digest
 from bot.model import Account, DirectCommand, Event, NewDraft, StatusEvent
+from bot.service import commands
 from bot.service.jobs import Scheduler
 from bot.service.outbox import Outbox
 from bot.store import Store, utcnow
@@ -328,7 +328,7 @@ class App:
             if reply:
                 self.outbox.send_dm([approver.acct], reply, in_reply_to_id=event.status.id)
             return
-        outcome = approval.execute(
+        outcome = commands.execute(
             command,
             store=self.store,
             approver=approver,
@@ -399,10 +399,10 @@ class App:
         if allowed <= 0:
             return
         head = " ".join(f"@{a}" for a in self.approver_accts())
-        blocks = [*notices, *(approval.draft_block(d, self.facts.domain) for d in drafts)]
+        blocks = [*notices, *(render.draft_block(d, self.facts.domain) for d in drafts)]
         owners = [None] * len(notices) + [d.id for d in drafts]  # the draft each block shows
         # Leave room for the "…and N more" line in the last message the cap allows.
-        messages = approval.compose(head, blocks, self.facts.char_limit - SUMMARY_ROOM)
+        messages = render.compose(head, blocks, self.facts.char_limit - SUMMARY_ROOM)
         for number, (text, group) in enumerate(messages[:allowed], start=1):
             later = [owners[i] for _, g in messages[number:] for i in g] if number == allowed else []
             rest = [draft_id for draft_id in later if draft_id is not None]

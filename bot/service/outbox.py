@@ -20,7 +20,8 @@ from mastodon import (
 )
 
 from bot.config import LimitSettings
-from bot.store import Draft, Store
+from bot.model import Draft
+from bot.store import Store
 from bot.text import html_to_text, truncate_to
 
 LOGGER = logging.getLogger(__name__)

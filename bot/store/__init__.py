@@ -7,7 +7,6 @@ import functools
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +17,16 @@ from sqlalchemy.orm import ORMExecuteState, with_loader_criteria
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
-from bot.model import Account, Event, NewDraft, PersonHistory, event_from_json, event_to_json
+from bot.model import (
+    Account,
+    Draft,
+    Event,
+    NewDraft,
+    Person,
+    PersonHistory,
+    event_from_json,
+    event_to_json,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -301,60 +309,6 @@ def _stamp_owner(session: Session, context: Any, instances: Any) -> None:
     for row in session.new:
         if isinstance(row, OWNED_TABLES) and not row.owner:  # type: ignore[attr-defined]
             row.owner = owner
-
-
-@dataclass(frozen=True)
-class Draft:
-    """A draft as the other stages see it."""
-
-    id: int
-    state: str
-    rule: str
-    account_id: str
-    acct: str
-    display_name: str
-    in_reply_to_id: str | None
-    visibility: str
-    spoiler_text: str
-    text: str
-    template: str
-    action: str
-    triage: int
-    thread_key: str | None
-    created_at: datetime
-    sending_at: datetime | None
-    sent_at: datetime | None
-    dm_sent_at: datetime | None
-    decided_by: str | None
-    command_status_id: str | None
-    status_id: str | None
-    status_url: str | None
-    error: str | None
-    event_id: int | None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "state": self.state,
-            "rule": self.rule,
-            "acct": self.acct,
-            "in_reply_to_id": self.in_reply_to_id,
-            "text": self.text,
-            "created_at": self.created_at.isoformat(),
-            "status_id": self.status_id,
-        }
-
-
-@dataclass(frozen=True)
-class Person:
-    account_id: str
-    acct: str
-    display_name: str
-    followers_count: int
-    bot: bool
-    first_seen: datetime
-    follows_us_since: datetime | None
-    we_follow: bool
 
 
 def _draft(row: DraftRow) -> Draft:
