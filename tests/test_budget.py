@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-from bot.service.app import App, build_app, serve
+from bot.service.app import App, build_app
+from bot.service.serve import serve
 from bot.text import html_to_text
 from tests.conftest import Clock, Community, Person, wait_for
 from tests.test_approval_loop import public_posts

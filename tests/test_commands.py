@@ -77,7 +77,21 @@ def test_parser_never_raises(text: str) -> None:
 
 
 @settings(max_examples=500)
-@given(st.sampled_from(["approve", "ok", "yes", "reject", "no"]), st.lists(st.integers(0, 10**9), min_size=1))
+@given(
+    st.sampled_from(["approve", "ok", "yes", "reject", "no"]),
+    st.lists(st.integers(0, 10**9), min_size=1, max_size=200),
+)
 def test_ids_round_trip(word: str, ids: list[int]) -> None:
     text = word + " " + " ".join(f"#{i}" if i % 2 else str(i) for i in ids)
-    assert parse_command(text).ids == tuple(dict.fromkeys(ids))[:50]
+    assert parse_command(text).ids == tuple(dict.fromkeys(ids))
+
+
+def test_many_ids_are_all_kept_and_too_many_are_refused_with_the_count() -> None:
+    assert parse_command("ok " + " ".join(str(i) for i in range(1, 56))).ids == tuple(range(1, 56))
+    refused = parse_command("ok " + " ".join(str(i) for i in range(1, 252)))
+    assert refused.ids == () and "251 drafts" in refused.error
+
+
+def test_list_takes_a_page_number() -> None:
+    assert parse_command("list 2") == Command("list", ids=(2,))
+    assert parse_command("list two").error == "usage: list [page]"

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from bot.cli import cli
 from bot.config import Settings, settings_from_dict
+from bot.instance.reader import Reader
 from bot.listening.digest import (
     collect_digest,
     digest_item,
@@ -264,7 +265,7 @@ def test_owed_then_connectors_first_one_post_each_and_frugal_paging(store: Store
     statuses += [status(n, author(f"old{n}"), now - timedelta(days=2)) for n in range(200, 260)]
     api = TimelineApi(statuses)
 
-    items = collect_digest(api, store, settings(max_items=4), "me", now)  # type: ignore[arg-type]
+    items = collect_digest(Reader(api), store, settings(max_items=4), "me", now)  # type: ignore[arg-type]
 
     assert [item.acct.split("@")[0] for item in items] == ["owed", "star", "plain1", "twice"]
     assert [item.number for item in items] == [1, 2, 3, 4]
@@ -273,7 +274,7 @@ def test_owed_then_connectors_first_one_post_each_and_frugal_paging(store: Store
     assert digest_item(store, 1) == items[0]
 
     # Shown once: the next digest brings the next people.
-    again = collect_digest(api, store, settings(max_items=2), "me", now)  # type: ignore[arg-type]
+    again = collect_digest(Reader(api), store, settings(max_items=2), "me", now)  # type: ignore[arg-type]
     assert [item.acct.split("@")[0] for item in again] == ["plain2", "plain3"]
     assert digest_item(store, 1) == again[0]
 
@@ -328,10 +329,10 @@ def test_resolve_item_finds_a_feed_entry_on_our_instance(store: Store) -> None:
         now,
     )
     api = SearchApi({"statuses": [REAL_STATUS], "accounts": [], "hashtags": []})
-    resolved = resolve_item(api, store, item, now)  # type: ignore[arg-type]
+    resolved = resolve_item(Reader(api), store, item, now)  # type: ignore[arg-type]
     assert resolved is not None and resolved.status_id == REAL_STATUS["id"]
     assert resolved.account_id == REAL_STATUS["account"]["id"]
     assert digest_item(store, 1) == resolved  # stored: the next command needs no search
     assert store.person("chrismo@ruby.social") is not None
-    assert resolve_item(api, store, resolved, now) == resolved and len(api.queries) == 1
-    assert resolve_item(SearchApi({"statuses": []}), store, item, now) is None  # type: ignore[arg-type]
+    assert resolve_item(Reader(api), store, resolved, now) == resolved and len(api.queries) == 1
+    assert resolve_item(Reader(SearchApi({"statuses": []})), store, item, now) is None  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from bot.cli import cli
 from bot.config import settings_from_dict
+from bot.instance.reader import Reader
 from bot.listening.digest import collect_digest
 from bot.listening.feeds import FeedReader, feed_url
 from bot.model import Account, Follow
@@ -266,7 +267,7 @@ def test_watched_accounts_we_do_not_follow_come_from_their_feed(feeds: FeedServe
     )
     api = Api()
     with reader:
-        items = collect_digest(api, store, settings, "me", now, reader=reader)  # type: ignore[arg-type]
+        items = collect_digest(Reader(api), store, settings, "me", now, reader=reader)  # type: ignore[arg-type]
 
     assert api.looked_up == ["carol@social.example", "quiet@social.example"]
     assert [(i.number, i.acct, i.source, i.status_id) for i in items] == [

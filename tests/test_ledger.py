@@ -11,6 +11,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from bot.cli import cli
+from bot.instance.reader import Reader
 from bot.listening.digest import sync_our_posts, weekly_summary
 from bot.model import Account, Favourite, Follow, Mention, NewDraft, Reblog, Status
 from bot.model import Event as BotEvent
@@ -82,7 +83,7 @@ def test_link_love_ratio_from_our_posts(community: Community) -> None:
 
     store = Store(community.store_url)
     store.upgrade()
-    assert sync_our_posts(bot, store, community.bot.id, utcnow()) == 6  # the DM is never stored
+    assert sync_our_posts(Reader(bot), store, community.bot.id, utcnow()) == 6  # the DM is never stored
     config = str(community.write_config())
 
     stats = json.loads(run_cli("--config", config, "stats", "--json").stdout)
@@ -102,8 +103,8 @@ def test_link_love_ratio_from_our_posts(community: Community) -> None:
     other = fan.api.status_post("Another one", visibility="public")
     bot.status_reblog(other["id"])
     later = utcnow() + timedelta(minutes=10)
-    assert sync_our_posts(bot, store, community.bot.id, later) == 1
-    assert sync_our_posts(bot, store, community.bot.id, later) == 0  # within the interval: no request
+    assert sync_our_posts(Reader(bot), store, community.bot.id, later) == 1
+    assert sync_our_posts(Reader(bot), store, community.bot.id, later) == 0  # within the interval: no request
     assert ledger.stats(store, later).link_love_ratio == pytest.approx(3 / 6)
     who = json.loads(run_cli("--config", config, "who", "fan", "--json").stdout)
     assert who["ours"]["boost"] == 2

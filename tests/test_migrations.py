@@ -34,7 +34,7 @@ def test_a_new_store_matches_the_models_exactly(store_url: str) -> None:
         differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
         assert differences == []
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0004"
+    assert version == "0005"
     store.upgrade()  # twice is harmless
 
 

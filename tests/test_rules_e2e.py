@@ -6,7 +6,8 @@ import threading
 from pathlib import Path
 
 from bot.config import load_settings
-from bot.service.app import ConfigWatch, build_app, serve
+from bot.service.app import build_app
+from bot.service.serve import ConfigWatch, serve
 from tests.conftest import Community, wait_for
 from tests.test_budget import dms_to
 

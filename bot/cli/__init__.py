@@ -76,10 +76,15 @@ def console() -> Any:
     return Console(width=None if sys.stdout.isatty() else 200)
 
 
-def store() -> Store:
+def store(*, migrate: bool = True) -> Store:
+    """The store of this config, or exit 2 with one line naming `store.url`."""
     from bot.service.app import open_store
+    from bot.store import StoreOpenError
 
-    return open_store(settings())
+    try:
+        return open_store(settings(), migrate=migrate)
+    except StoreOpenError as exc:
+        fail(str(exc))
 
 
 @cli.callback()
@@ -103,13 +108,17 @@ def run(
     ] = False,
 ) -> None:
     """The service: listen, draft, ask the approvers, post what they approve."""
-    from mastodon import MastodonError
-
     from bot.config import load_settings
-    from bot.service.app import ConfigWatch, StartupError, build_app, serve
+    from bot.instance import InstanceError
+    from bot.service.app import StartupError, build_app
+    from bot.service.serve import ConfigWatch, TokenRevoked, serve
+    from bot.store import StoreError, StoreOpenError
 
     path = config_path()
-    app = build_app(settings(), dry_run=dry_run)
+    try:
+        app = build_app(settings(), dry_run=dry_run)
+    except StoreOpenError as exc:
+        fail(str(exc))
     try:
         if once:
             app.start()
@@ -120,10 +129,10 @@ def run(
             signal.signal(sig, lambda *_: app.stopping.set())
         signal.signal(signal.SIGHUP, lambda *_: watch.requested.set())
         serve(app, watch)
-    except StartupError as exc:
+    except (StartupError, TokenRevoked) as exc:
         fail(str(exc))
-    except MastodonError as exc:
-        LOGGER.error("the instance failed us: %s", exc)
+    except (InstanceError, StoreError) as exc:
+        LOGGER.error("could not start: %s", exc)
         raise typer.Exit(1) from exc
     finally:
         app.store.close()
@@ -296,20 +305,20 @@ def note(acct: Annotated[str, typer.Argument()], text: Annotated[str, typer.Argu
 
 @cli.command()
 def health() -> None:
-    """Exit 0 when the running service's heartbeat is fresh (for Docker's HEALTHCHECK)."""
-    from bot.service.app import open_store
-    from bot.store import utcnow
+    """Exit 0 when the running service's heartbeat is fresh and it can work (for Docker's HEALTHCHECK)."""
+    from bot.service.serve import healthy
+    from bot.store import StoreError, utcnow
+    from bot.store.state import UNHEALTHY
 
-    loaded = settings()
-    from sqlalchemy.exc import SQLAlchemyError
-
+    db = store(migrate=False)  # read-only: no schema work beside the service
     try:
-        beat = open_store(loaded, migrate=False).last_beat()  # read-only: no schema work beside the service
-    except SQLAlchemyError as exc:
-        fail(f"unhealthy: the store cannot be read ({type(exc).__name__})", 1)
-    limit = 3 * loaded.listener.poll_interval
-    if beat is None or utcnow() - beat > limit:
-        fail(f"unhealthy: last heartbeat {beat.isoformat() if beat else 'never'}", 1)
+        beat, problem = db.last_beat(), db.get(UNHEALTHY)
+    except StoreError as exc:
+        fail(f"unhealthy: the store cannot be read ({exc})", 1)
+    why = healthy(beat, problem, utcnow())
+    if why is not None:
+        fail(why, 1)
+    assert beat is not None
     typer.echo(f"healthy: last heartbeat {beat.isoformat()}")
 
 

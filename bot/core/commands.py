@@ -1,29 +1,13 @@
-"""Commands (pure): approver DM text to a `Command`; the table of words and their help lines."""
+"""Core (commands): the one table of approver commands — words, parser, lane, help — and the parser. Pure."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
-# verb → (aliases, usage). The help DM is built from this table.
-COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
-    "approve": (("approve", "ok", "yes"), "approve 12 [13 …]"),
-    "edit": (("edit",), "edit 12 <new text>"),
-    "reject": (("reject", "no"), "reject 12 [13 …]"),
-    "list": (("list",), "list"),
-    "pause": (("pause",), "pause"),
-    "resume": (("resume",), "resume"),
-    "who": (("who",), "who <acct>"),
-    "note": (("note",), "note <acct> <text>"),
-    "stats": (("stats",), "stats"),
-    "boost": (("boost",), "boost N"),
-    "fav": (("fav",), "fav N"),
-    "reply": (("reply",), "reply N <text>"),
-    "help": (("help",), "help"),
-}
-_VERBS = {alias: verb for verb, (aliases, _) in COMMANDS.items() for alias in aliases}
 _ID = re.compile(r"#?(\d{1,18})$")
-_MAX_IDS = 50
+MAX_IDS = 200  # more ids than this in one DM is refused with the count, never silently cut
 
 
 @dataclass(frozen=True)
@@ -37,41 +21,36 @@ class Command:
     error: str = ""
 
 
-def parse_command(text: str) -> Command:
-    """Read one command from DM text that has had its leading @mentions removed. Never raises."""
-    words = text.strip().split(None, 1)
-    if not words:
-        return Command("unknown", error="empty message")
-    verb = _VERBS.get(words[0].lower().rstrip(":,."))
-    if verb is None:
-        return Command("unknown", error=f'unknown command "{words[0][:30]}"')
-    rest = words[1].strip() if len(words) > 1 else ""
-    if verb in ("approve", "reject"):
-        return _with_ids(verb, rest)
-    if verb in ("edit", "reply", "boost", "fav"):
-        return _with_id_and_text(verb, rest)
-    if verb in ("who", "note"):
-        parts = rest.split(None, 1)
-        if not parts:
-            return Command(verb, error=f"usage: {COMMANDS[verb][1]}")
-        note = parts[1].strip() if len(parts) > 1 else ""
-        if verb == "note" and not note:
-            return Command(verb, error=f"usage: {COMMANDS[verb][1]}")
-        return Command(verb, target=parts[0].lstrip("@"), text=note)
+@dataclass(frozen=True)
+class Verb:
+    """One command. Every command needs an approver's account in a direct message (checked first,
+    failing closed, by the dispatcher); `control` commands change what the service does at once."""
+
+    name: str
+    aliases: tuple[str, ...]
+    usage: str
+    parse: Callable[[str, str], Command]  # (verb, the text after the word) → Command
+    control: bool = False
+
+
+def _bare(verb: str, rest: str) -> Command:
     return Command(verb)
 
 
-def _with_ids(verb: str, rest: str) -> Command:
+def _ids(verb: str, rest: str) -> Command:
     ids = []
     for word in rest.replace(",", " ").split():
         match = _ID.match(word)
         if match is None:
             return Command(verb, error=f'"{word[:30]}" is not a draft number')
         ids.append(int(match.group(1)))
-    return Command(verb, ids=tuple(dict.fromkeys(ids))[:_MAX_IDS])
+    unique = tuple(dict.fromkeys(ids))
+    if len(unique) > MAX_IDS:
+        return Command(verb, error=f"{len(unique)} drafts in one message; at most {MAX_IDS}")
+    return Command(verb, ids=unique)
 
 
-def _with_id_and_text(verb: str, rest: str) -> Command:
+def _id_and_text(verb: str, rest: str) -> Command:
     """`edit 12 text` or, replying to a one-draft DM, `edit text`."""
     parts = rest.split(None, 1)
     match = _ID.match(parts[0]) if parts else None
@@ -81,12 +60,62 @@ def _with_id_and_text(verb: str, rest: str) -> Command:
     else:
         body, ids = rest, ()
     if verb in ("edit", "reply") and not body:
-        return Command(verb, ids=ids, error=f"usage: {COMMANDS[verb][1]}")
+        return Command(verb, ids=ids, error=f"usage: {VERBS[verb].usage}")
     if verb in ("boost", "fav") and not ids:
-        return Command(verb, error=f"usage: {COMMANDS[verb][1]}")
+        return Command(verb, error=f"usage: {VERBS[verb].usage}")
     return Command(verb, ids=ids, text=body)
+
+
+def _person(verb: str, rest: str) -> Command:
+    parts = rest.split(None, 1)
+    note = parts[1].strip() if len(parts) > 1 else ""
+    if not parts or (verb == "note" and not note):
+        return Command(verb, error=f"usage: {VERBS[verb].usage}")
+    return Command(verb, target=parts[0].lstrip("@"), text=note)
+
+
+def _page(verb: str, rest: str) -> Command:
+    word = rest.split()[0] if rest.split() else ""
+    if not word:
+        return Command(verb)
+    match = _ID.match(word)
+    if match is None or int(match.group(1)) < 1:
+        return Command(verb, error=f"usage: {VERBS[verb].usage}")
+    return Command(verb, ids=(int(match.group(1)),))
+
+
+COMMAND_TABLE: tuple[Verb, ...] = (
+    Verb("approve", ("approve", "ok", "yes"), "approve 12 [13 …]", _ids),
+    Verb("edit", ("edit",), "edit 12 <new text>", _id_and_text),
+    Verb("reject", ("reject", "no"), "reject 12 [13 …]", _ids),
+    Verb("list", ("list",), "list [page]", _page, control=True),
+    Verb("pause", ("pause",), "pause", _bare, control=True),
+    Verb("resume", ("resume",), "resume", _bare, control=True),
+    Verb("who", ("who",), "who <acct>", _person),
+    Verb("note", ("note",), "note <acct> <text>", _person),
+    Verb("stats", ("stats",), "stats", _bare),
+    Verb("boost", ("boost",), "boost N", _id_and_text),
+    Verb("fav", ("fav",), "fav N", _id_and_text),
+    Verb("reply", ("reply",), "reply N <text>", _id_and_text),
+    Verb("help", ("help",), "help", _bare, control=True),
+)
+VERBS: dict[str, Verb] = {verb.name: verb for verb in COMMAND_TABLE}
+# verb → (aliases, usage), for callers that only show the words.
+COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {v.name: (v.aliases, v.usage) for v in COMMAND_TABLE}
+_BY_WORD = {alias: verb for verb in COMMAND_TABLE for alias in verb.aliases}
+
+
+def parse_command(text: str) -> Command:
+    """Read one command from DM text that has had its leading @mentions removed. Never raises."""
+    words = text.strip().split(None, 1)
+    if not words:
+        return Command("unknown", error="empty message")
+    verb = _BY_WORD.get(words[0].lower().rstrip(":,."))
+    if verb is None:
+        return Command("unknown", error=f'unknown command "{words[0][:30]}"')
+    return verb.parse(verb.name, words[1].strip() if len(words) > 1 else "")
 
 
 def help_text() -> str:
     """One line per command, short enough for one DM."""
-    return "\n".join("|".join(aliases) + usage[len(verb) :] for verb, (aliases, usage) in COMMANDS.items())
+    return "\n".join("|".join(v.aliases) + v.usage[len(v.name) :] for v in COMMAND_TABLE)

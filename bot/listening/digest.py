@@ -10,21 +10,20 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from mastodon import MastodonError, MastodonNotFoundError
-
 from bot.config import Settings
 from bot.core.render import compose, full_acct
 from bot.core.rules import NOBOT
+from bot.instance import InstanceError, NotFound
 from bot.instance.convert import to_account, to_status
 from bot.listening.feeds import FeedReader, web_host
 from bot.model import Account
 from bot.store import Store, ledger
 from bot.store.ledger import LINK_LOVE_TARGET, LINK_LOVE_WINDOW, DigestItem, OurPost, percent
+from bot.store.state import OUR_POSTS_BACKFILL, OUR_POSTS_CURSOR, OUR_POSTS_SYNCED
 from bot.text import clean_name, defang, truncate_to
 
 if TYPE_CHECKING:
-    from mastodon import Mastodon
-
+    from bot.instance.reader import Reader
     from bot.service.app import App
 
 LOGGER = logging.getLogger(__name__)
@@ -49,8 +48,6 @@ MAX_PAGES = 10  # per source: a busy home timeline is sampled, not read to the e
 MAX_SYNC_PAGES = 25  # first sync of our own posts: at most 1000 statuses back
 EXCERPT_CHARS = 160
 BOOSTABLE = ("public", "unlisted")
-OUR_POSTS_CURSOR, OUR_POSTS_SYNCED = "our_posts_cursor", "our_posts_synced_at"
-OUR_POSTS_BACKFILL = "our_posts_backfill_before"
 SYNC_INTERVAL = timedelta(minutes=5)
 
 
@@ -65,7 +62,7 @@ class _Candidate:
 
 
 def collect_digest(
-    api: Mastodon,
+    instance: Reader,
     store: Store,
     settings: Settings,
     me_id: str,
@@ -89,12 +86,12 @@ def collect_digest(
     watch = {acct.lower() for acct in listen.watch}
     candidates: list[_Candidate] = []
     for source in listen.sources:
-        for raw in _timeline(api, source, since):
+        for raw in _timeline(instance, source, since):
             candidate = _candidate(raw, me_id, since, source, watch)
             if candidate is not None:
                 candidates.append(candidate)
     if listen.watch:
-        candidates += _watched(api, store, settings, me_id, now, since, reader)
+        candidates += _watched(instance, store, settings, me_id, now, since, reader)
     chosen = _rank(store, candidates, now, listen.max_items)
     return ledger.save_digest(store, chosen, now) if chosen else []
 
@@ -114,21 +111,21 @@ def _pages(fetch: Callable[..., Any], since: datetime, **kwargs: Any) -> Iterato
         max_id = page[-1]["id"]
 
 
-def _timeline(api: Mastodon, source: str, since: datetime) -> Iterator[Any]:
+def _timeline(instance: Reader, source: str, since: datetime) -> Iterator[Any]:
     if source == "home":
-        yield from _pages(api.timeline_home, since)
+        yield from _pages(instance.timeline_home, since)
         return
     name = source.removeprefix("list:").strip()
     try:
-        found = [lst for lst in api.lists() if str(lst.get("title", "")).casefold() == name.casefold()]
-    except MastodonError as exc:
+        found = [lst for lst in instance.lists() if str(lst.get("title", "")).casefold() == name.casefold()]
+    except InstanceError as exc:
         LOGGER.warning("listen.sources: could not read our lists (%s)", exc)
         return
     if not found:
         LOGGER.warning('listen.sources: no list named "%s" on the account', name)
         return
     list_id = found[0]["id"]
-    yield from _pages(lambda **kw: api.timeline_list(list_id, **kw), since)
+    yield from _pages(lambda **kw: instance.timeline_list(list_id, **kw), since)
 
 
 def _candidate(
@@ -174,7 +171,7 @@ def _excerpt(text: str, spoiler: str, media: bool) -> str:
 
 
 def _watched(
-    api: Mastodon,
+    instance: Reader,
     store: Store,
     settings: Settings,
     me_id: str,
@@ -186,18 +183,18 @@ def _watched(
     accounts: dict[str, Any] = {}
     for acct in settings.listen.watch:
         try:
-            accounts[acct] = api.account_lookup(acct)
-        except MastodonNotFoundError:
+            accounts[acct] = instance.account_lookup(acct)
+        except NotFound:
             accounts[acct] = None  # unknown to our instance: only its feed can tell us
-        except MastodonError as exc:
+        except InstanceError as exc:
             LOGGER.warning("listen.watch: could not look up %s (%s)", acct, exc)
             accounts[acct] = None
     ids = [str(a["id"]) for a in accounts.values() if a is not None]
     following: set[str] = set()
     if ids:
         try:
-            following = {str(r["id"]) for r in api.account_relationships(ids) if r.get("following")}
-        except MastodonError as exc:
+            following = {str(r["id"]) for r in instance.account_relationships(ids) if r.get("following")}
+        except InstanceError as exc:
             LOGGER.warning("listen.watch: could not read relationships (%s); using feeds", exc)
     out: list[_Candidate] = []
     feeds: dict[str, str] = {}
@@ -208,7 +205,7 @@ def _watched(
             if account is not None and str(account["id"]) in following:
                 if "home" in settings.listen.sources:
                     continue  # already in the home timeline
-                fetch = partial(api.account_statuses, account["id"], exclude_reblogs=True)
+                fetch = partial(instance.account_statuses, account["id"], exclude_reblogs=True)
                 own = {acct.lower()}
                 out += [
                     c for raw in _pages(fetch, since) if (c := _candidate(raw, me_id, since, "watch", own))
@@ -293,7 +290,7 @@ def digest_message_blocks(items: Sequence[DigestItem], domain: str) -> list[str]
 def digest_messages(
     items: Sequence[DigestItem], approver_accts: Sequence[str], domain: str, char_limit: int
 ) -> list[str]:
-    """The digest as DMs to the approvers within the instance's limit; send each with `send_dm([], text)`."""
+    """The digest as DMs to the approvers within the instance's limit; each already carries the mentions."""
     mentions = " ".join(f"@{acct}" for acct in approver_accts)
     head = (
         f"{mentions} Listening digest: {len(items)} post(s) worth a look. "
@@ -317,17 +314,15 @@ class SentDigest:
 def send_digest(app: App, now: datetime) -> SentDigest:
     """Collect a digest and DM it to the approvers now (nothing is sent when nothing is new)."""
     assert app.me is not None, "start() first"
-    items = collect_digest(app.api, app.store, app.settings, app.me.id, now)
+    items = collect_digest(app.reader, app.store, app.settings, app.me.id, now)
     if not items:
         LOGGER.info("digest: nothing new to bring to the approvers")
         return SentDigest([], 0, 0)
-    approvers = [approver.acct for approver in app.approvers.values()]
-    messages = digest_messages(items, approvers, app.facts.domain, app.facts.char_limit)
+    messages = digest_messages(items, app.approver_accts(), app.facts.domain, app.facts.char_limit)
     sent = 0
     for text in messages:
-        if app.outbox.send_dm([], text) is None:
-            break  # the outbox logged why; the items stay stored, so `boost N` still works
-        app.store.log_dm(now)
+        if app.announcer.send([], text, kind="notice") is None:
+            break  # the announcer logged why; the items stay stored, so `boost N` still works
         sent += 1
     LOGGER.info(
         "digest #%d: %d item(s) in %d of %d DM(s)", items[0].digest_id, len(items), sent, len(messages)
@@ -340,16 +335,15 @@ def digest_item(store: Store, number: int) -> DigestItem | None:
     return ledger.latest_digest_item(store, number)
 
 
-def resolve_item(api: Mastodon, store: Store, item: DigestItem, now: datetime) -> DigestItem | None:
+def resolve_item(instance: Reader, store: Store, item: DigestItem, now: datetime) -> DigestItem | None:
     """The item with its status and account ids on our instance (a feed entry is looked up by URL)."""
     if item.status_id and item.account_id:
         return item
     try:
-        found = api.search_v2(item.url, resolve=True, result_type="statuses")
-    except MastodonError as exc:
+        statuses = instance.search_statuses(item.url)
+    except InstanceError as exc:
         LOGGER.warning("could not find %s on our instance (%s)", item.url, exc)
         return None
-    statuses = found.get("statuses") or []
     if not statuses or not isinstance(statuses[0].get("account"), Mapping):
         return None
     account = to_account(statuses[0]["account"])
@@ -361,7 +355,7 @@ def resolve_item(api: Mastodon, store: Store, item: DigestItem, now: datetime) -
 
 
 def sync_our_posts(
-    api: Mastodon,
+    instance: Reader,
     store: Store,
     me_id: str,
     now: datetime,
@@ -376,11 +370,11 @@ def sync_our_posts(
     forward from a cursor (`min_id`): an idle account costs one request, at most one every
     `min_interval`. `replies_seen` receives the reply count of every status read.
     """
-    last = store.get_state(OUR_POSTS_SYNCED)
-    if last is not None and now - datetime.fromisoformat(last) < min_interval:
+    last = store.get(OUR_POSTS_SYNCED)
+    if last is not None and now - last < min_interval:
         return 0
     since = now - LINK_LOVE_WINDOW
-    cursor = store.get_state(OUR_POSTS_CURSOR)
+    cursor = store.get(OUR_POSTS_CURSOR)
     added = 0
 
     def read(page: Sequence[Any], window: datetime | None) -> int:
@@ -389,27 +383,27 @@ def sync_our_posts(
         return _store_page(store, page, me_id, now, window)
 
     if cursor is None:
-        page = api.account_statuses(me_id, limit=PAGE_SIZE)
+        page = instance.account_statuses(me_id, limit=PAGE_SIZE)
         if page:
-            store.set_state(OUR_POSTS_CURSOR, str(page[0]["id"]))
+            store.put(OUR_POSTS_CURSOR, str(page[0]["id"]))
             added += read(page, since)
             _mark_backfill(store, page, since)
     else:
         for _ in range(MAX_SYNC_PAGES):
-            page = api.account_statuses(me_id, limit=PAGE_SIZE, min_id=cursor)
+            page = instance.account_statuses(me_id, limit=PAGE_SIZE, min_id=cursor)
             if not page:
                 break
             added += read(page, None)
             cursor = str(page[0]["id"])
-            store.set_state(OUR_POSTS_CURSOR, cursor)
+            store.put(OUR_POSTS_CURSOR, cursor)
             if len(page) < PAGE_SIZE:
                 break
-        older_than = store.get_state(OUR_POSTS_BACKFILL)
+        older_than = store.get(OUR_POSTS_BACKFILL)
         if older_than:
-            page = api.account_statuses(me_id, limit=PAGE_SIZE, max_id=older_than)
+            page = instance.account_statuses(me_id, limit=PAGE_SIZE, max_id=older_than)
             added += read(page, since)
             _mark_backfill(store, page, since)
-    store.set_state(OUR_POSTS_SYNCED, now.isoformat())
+    store.put(OUR_POSTS_SYNCED, now)
     return added
 
 
@@ -417,7 +411,7 @@ def _mark_backfill(store: Store, page: Sequence[Any], since: datetime) -> None:
     """Where the next backfill page starts, or nothing left when the page reached the window's start."""
     oldest = to_status(page[-1]).created_at if page else None
     more = len(page) == PAGE_SIZE and oldest is not None and oldest >= since
-    store.set_state(OUR_POSTS_BACKFILL, str(page[-1]["id"]) if more else "")
+    store.put(OUR_POSTS_BACKFILL, str(page[-1]["id"]) if more else "")
 
 
 def _store_page(store: Store, page: Sequence[Any], me_id: str, now: datetime, since: datetime | None) -> int:

@@ -1,81 +1,105 @@
-"""Service (commands): carries out an approver's command against the store; the caller checked permission."""
+"""Service (commands): the handler of each approver command, against the store (permission checked before)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.config import Approver
-from bot.core.commands import Command, help_text
+from bot.core import render
+from bot.core.commands import VERBS, Command, help_text
 from bot.core.render import draft_block, full_acct
+from bot.model import NewDraft
 from bot.store import Store, ledger
+from bot.store.ledger import DigestItem
 from bot.text import clean_name, defang
+
+DIGEST_ACTIONS = {"boost": "boost", "fav": "favourite", "reply": "post"}
+LIST_DMS = 3  # one `list` answer: a page is at most this many DMs, then "send list 2"
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a command did: the reply to send now (if any) and the drafts it approved."""
+    """What a command did: the reply to send now (if any, or already packed `messages`)."""
 
-    reply: str | None
-    approved: tuple[int, ...] = ()
+    reply: str | None = None
+    messages: tuple[str, ...] = ()
 
 
-def execute(
-    command: Command,
-    *,
-    store: Store,
-    approver: Approver,
-    now: datetime,
-    command_status_id: str,
-    in_reply_to_id: str | None,
-    domain: str,
-    dry_run: bool = False,
-) -> Outcome:
-    """Carry out one approver command against the store. The caller has checked permission."""
+@dataclass(frozen=True)
+class Request:
+    """One approver command and what its handler may use."""
+
+    command: Command
+    store: Store
+    approver: Approver
+    now: datetime
+    command_status_id: str
+    in_reply_to_id: str | None
+    domain: str
+    room: int  # characters for one reply DM
+    dry_run: bool = False
+    # A digest item with its ids on our instance (a feed entry is looked up there), or None.
+    resolve: Callable[[DigestItem, datetime], DigestItem | None] = lambda item, now: item
+
+
+def execute(request: Request) -> Outcome:
+    """Carry out one approver command. The caller has checked permission."""
+    command = request.command
     if command.error:
         return Outcome(f'{command.error}. Send "help" for the commands.')
-    verb = command.verb
-    if verb == "help":
-        return Outcome(help_text())
-    if verb == "pause":
-        store.set_paused(True)
-        return Outcome('Paused: events are recorded, nothing is drafted or posted until "resume".')
-    if verb == "resume":
-        store.set_paused(False)
-        return Outcome("Resumed.")
-    if verb == "list":
-        pending = store.pending_drafts()
-        if not pending:
-            return Outcome("No drafts are pending.")
-        return Outcome("\n\n".join(draft_block(d, domain) for d in pending))
-    if verb == "who":
-        return Outcome(who_line(store, command.target, domain))
-    if verb == "note":
-        person = store.person(command.target)
-        if person is None:
-            return Outcome(f"{defang(command.target)}: nobody of that name in the ledger")
-        store.add_note(person.account_id, command.text, now)
-        return Outcome(f"Noted for {full_acct(person.acct, domain)}.")
-    if verb == "stats":
-        return Outcome(ledger.stats(store, now).short_text())
-    if verb in ("approve", "reject", "edit"):
-        return _decide(command, store, approver, now, command_status_id, in_reply_to_id, dry_run)
-    return Outcome(f'"{verb}" is not available yet. Send "help" for the commands.')
+    return HANDLERS[command.verb](request)
 
 
-def _decide(
-    command: Command,
-    store: Store,
-    approver: Approver,
-    now: datetime,
-    command_status_id: str,
-    in_reply_to_id: str | None,
-    dry_run: bool,
-) -> Outcome:
+def _help(request: Request) -> Outcome:
+    return Outcome(help_text())
+
+
+def _pause(request: Request) -> Outcome:
+    request.store.set_paused(True)
+    return Outcome('Paused: events are recorded, nothing is drafted or posted until "resume".')
+
+
+def _resume(request: Request) -> Outcome:
+    request.store.set_paused(False)
+    return Outcome("Resumed.")
+
+
+def _list(request: Request) -> Outcome:
+    pending = request.store.pending_drafts()
+    if not pending:
+        return Outcome("No drafts are pending.")
+    page = request.command.ids[0] if request.command.ids else 1
+    blocks = [draft_block(d, request.domain) for d in pending]
+    head = f"{len(pending)} pending draft(s):"
+    texts, note = render.list_page(blocks, page, head=head, limit=request.room, per_reply=LIST_DMS)
+    return Outcome(note, tuple(texts))
+
+
+def _who(request: Request) -> Outcome:
+    return Outcome(who_line(request.store, request.command.target, request.domain))
+
+
+def _note(request: Request) -> Outcome:
+    store, command = request.store, request.command
+    person = store.person(command.target)
+    if person is None:
+        return Outcome(f"{defang(command.target)}: nobody of that name in the ledger")
+    store.add_note(person.account_id, command.text, request.now)
+    return Outcome(f"Noted for {full_acct(person.acct, request.domain)}.")
+
+
+def _stats(request: Request) -> Outcome:
+    return Outcome(ledger.stats(request.store, request.now).short_text())
+
+
+def _decide(request: Request) -> Outcome:
+    command, store, approver, now = request.command, request.store, request.approver, request.now
     ids = command.ids
     if not ids:
         # `ok` / `no` / `edit <text>` answering a draft DM that carried exactly one draft.
-        carried = store.drafts_in_message(in_reply_to_id) if in_reply_to_id else []
+        carried = store.drafts_in_message(request.in_reply_to_id) if request.in_reply_to_id else []
         if len(carried) != 1:
             which = "that message has several drafts" if carried else "no draft number given"
             return Outcome(f"Which draft? {which}: write e.g. {command.verb} 12")
@@ -83,7 +107,6 @@ def _decide(
     if command.verb == "edit" and len(ids) != 1:
         return Outcome("edit takes one draft: edit 12 <new text>")
     notes: list[str] = []
-    approved: list[int] = []
     for draft_id in ids:
         draft = store.draft(draft_id)
         if draft is None:
@@ -100,14 +123,67 @@ def _decide(
         if approver.sign:
             text = f"{text}\n{approver.sign}"
         if store.decide(
-            draft_id, "approved", now=now, by=approver.acct, text=text, command_status_id=command_status_id
+            draft_id,
+            "approved",
+            now=now,
+            by=approver.acct,
+            text=text,
+            command_status_id=request.command_status_id,
         ):
-            approved.append(draft_id)
-            if dry_run:
+            if request.dry_run:
                 notes.append(f"Approved #{draft_id} (dry run: nothing is posted)")
         else:
             notes.append(f"#{draft_id} changed meanwhile; nothing done")
-    return Outcome("\n".join(notes) or None, tuple(approved))
+    return Outcome("\n".join(notes) or None)  # approved drafts are confirmed by the outbox once posted
+
+
+def _digest_action(request: Request) -> Outcome:
+    """`boost N`, `fav N`, `reply N <text>`: the command is the approval; the outbox acts once."""
+    command, store, now = request.command, request.store, request.now
+    number = command.ids[0]
+    item = ledger.latest_digest_item(store, number)
+    if item is None:
+        return Outcome(f"[{number}]: no such item in the latest digest")
+    resolved = request.resolve(item, now)
+    if resolved is None or resolved.status_id is None or resolved.account_id is None:
+        return Outcome(f"[{number}]: could not find that post from our instance")
+    draft_id = store.save_draft(
+        NewDraft(
+            rule="digest",
+            account_id=resolved.account_id,
+            acct=resolved.acct,
+            display_name=clean_name(resolved.display_name, resolved.acct),
+            text=defang(command.text.strip()),
+            template="",
+            visibility="unlisted" if command.verb == "reply" else "public",
+            in_reply_to_id=resolved.status_id,
+            action=DIGEST_ACTIONS[command.verb],
+            triage=0,
+        ),
+        now,
+    )
+    store.decide(
+        draft_id, "approved", now=now, by=request.approver.acct, command_status_id=request.command_status_id
+    )
+    return Outcome()  # the outbox confirms once it has acted
+
+
+HANDLERS: dict[str, Callable[[Request], Outcome]] = {
+    "approve": _decide,
+    "edit": _decide,
+    "reject": _decide,
+    "list": _list,
+    "pause": _pause,
+    "resume": _resume,
+    "who": _who,
+    "note": _note,
+    "stats": _stats,
+    "boost": _digest_action,
+    "fav": _digest_action,
+    "reply": _digest_action,
+    "help": _help,
+}
+assert set(HANDLERS) == set(VERBS), "every command in core.commands has exactly one handler"
 
 
 def who_line(store: Store, acct: str, domain: str) -> str:

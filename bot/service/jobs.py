@@ -1,4 +1,4 @@
-"""Scheduler: a thin wrapper over APScheduler 3.11 (UTC, named jobs, one at a time, one error handler)."""
+"""Service (jobs): a thin wrapper over APScheduler 3.11, and the jobs built from the settings."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from datetime import timedelta
 
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.config import Settings
 
 LOGGER = logging.getLogger(__name__)
 
@@ -51,3 +53,30 @@ class Scheduler:
     def shutdown(self) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
+
+    def remove_all(self) -> None:
+        self._scheduler.remove_all_jobs()
+
+    def names(self) -> list[str]:
+        return sorted(job.id for job in self._scheduler.get_jobs())
+
+
+def job_keys(settings: Settings) -> tuple[object, ...]:
+    """The settings the jobs are built from: when these change on reload, the jobs are rebuilt."""
+    return (
+        settings.listener.poll_interval,
+        settings.listen.digest_at,
+        settings.listen.weekly_on,
+        settings.limits.timezone,
+    )
+
+
+def schedule(scheduler: Scheduler, settings: Settings, request: Callable[[str], Callable[[], None]]) -> None:
+    """(Re)build every job from `settings`; each job only asks the serve loop to do its work."""
+    scheduler.remove_all()
+    scheduler.every("catch-up poll", settings.listener.poll_interval, request("poll"))
+    listen = settings.listen
+    digest_at = f"{listen.digest_at:%H:%M}"
+    zone = settings.limits.timezone
+    scheduler.daily("listening digest", digest_at, request("digest"), timezone=zone)
+    scheduler.daily("weekly summary", digest_at, request("weekly"), timezone=zone, day=listen.weekly_on)

@@ -1,21 +1,20 @@
-"""Store: the SQLModel tables behind functions named for what they do; sessions never leave this module."""
+"""Store: the only package that opens SQL sessions; `Store` has a method named for each thing it does."""
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import logging
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, UniqueConstraint, event, func, inspect, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import ORMExecuteState, with_loader_criteria
-from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, Session, SQLModel, col, create_engine, select
+from sqlalchemy import event, func, inspect, text, update
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, SQLAlchemyError
+from sqlmodel import Session, col, create_engine, select
 
 from bot.model import (
     Account,
@@ -27,288 +26,56 @@ from bot.model import (
     event_from_json,
     event_to_json,
 )
+from bot.store.state import CURSOR, HEARTBEAT, PAUSED, Key, T
+from bot.store.tables import (
+    OWNED_TABLES,
+    AccountRow,
+    DigestItemRow,
+    DigestRow,
+    DmLogRow,
+    DraftMessageRow,
+    DraftRow,
+    EventRow,
+    FeedEntryRow,
+    FeedStateRow,
+    InteractionRow,
+    NoteRow,
+    OurPostRow,
+    PersonRow,
+    StateRow,
+    UTCDateTime,
+)
 
 LOGGER = logging.getLogger(__name__)
 
-CURSOR = "notifications_cursor"
+__all__ = [
+    "DRAFT_STATES",
+    "OWNED_TABLES",
+    "AccountRow",
+    "DigestItemRow",
+    "DigestRow",
+    "DmLogRow",
+    "DraftMessageRow",
+    "DraftRow",
+    "EventRow",
+    "FeedEntryRow",
+    "FeedStateRow",
+    "InteractionRow",
+    "NoteRow",
+    "OurPostRow",
+    "PersonRow",
+    "QuarantinedEvent",
+    "StateRow",
+    "Store",
+    "StoreError",
+    "StoreOpenError",
+    "UTCDateTime",
+    "token_fingerprint",
+    "utcnow",
+]
 # Bulk updates in our short sessions: no loaded rows to keep in step, so skip SQLAlchemy's evaluation.
 NO_SYNC = {"synchronize_session": False}
 DRAFT_STATES = ("pending", "approved", "sending", "sent", "rejected", "expired", "failed")
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
-
-
-def _ts(*, index: bool = False, nullable: bool = True) -> Any:
-    return Field(default=None, sa_column=Column(UTCDateTime(), index=index, nullable=nullable))
-
-
-class EventRow(SQLModel, table=True):
-    __tablename__ = "events"
-    __table_args__ = (
-        UniqueConstraint("owner", "notification_id", name="uq_events_notification"),
-        Index("ix_events_owner_kind_created", "owner", "kind", "created_at"),  # follows in a spike window
-    )
-    id: int | None = Field(default=None, primary_key=True)
-    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
-    # The notification id (or "status:<id>" for replies seen on the stream): the dedup key.
-    notification_id: str = Field(index=True)
-    kind: str
-    account_id: str = Field(index=True)
-    acct: str
-    status_id: str | None = None
-    created_at: datetime = _ts()
-    recorded_at: datetime = _ts()
-    handled_at: datetime | None = _ts(index=True)
-    payload: str
-
-
-class PersonRow(SQLModel, table=True):
-    __tablename__ = "people"
-    owner: str = Field(default="", primary_key=True)  # the bot account the row belongs to
-    account_id: str = Field(primary_key=True)
-    acct: str = Field(index=True)
-    display_name: str = ""
-    followers_count: int = 0
-    bot: bool = False
-    first_seen: datetime = _ts()
-    follows_us_since: datetime | None = _ts()
-    we_follow: bool = False
-
-
-class NoteRow(SQLModel, table=True):
-    __tablename__ = "notes"
-    id: int | None = Field(default=None, primary_key=True)
-    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
-    account_id: str = Field(index=True)
-    text: str
-    created_at: datetime = _ts()
-
-
-class InteractionRow(SQLModel, table=True):
-    """The ledger: one row per interaction, theirs (with us) or ours (with them)."""
-
-    __tablename__ = "interactions"
-    # Ledger queries: one person's history; everything in a time window; per-person totals by kind;
-    # our acts found by the status they answered.
-    __table_args__ = (
-        Index("ix_interactions_person_at", "owner", "account_id", "at"),
-        Index("ix_interactions_direction_at", "owner", "direction", "at", "account_id", "kind"),
-        Index("ix_interactions_person_kind", "owner", "account_id", "direction", "kind", "at"),
-        Index("ix_interactions_status", "owner", "status_id"),
-    )
-    id: int | None = Field(default=None, primary_key=True)
-    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
-    account_id: str
-    direction: str  # "theirs" | "ours"
-    kind: str
-    status_id: str | None = None
-    at: datetime = _ts(index=True)
-
-
-class DraftRow(SQLModel, table=True):
-    __tablename__ = "drafts"
-    # One draft per (event, rule): redoing an event after a crash is harmless.
-    __table_args__ = (UniqueConstraint("event_id", "rule", name="uq_drafts_event_rule"),)
-    id: int | None = Field(default=None, primary_key=True)
-    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
-    event_id: int | None = Field(default=None, foreign_key="events.id")
-    rule: str
-    account_id: str = Field(index=True)
-    acct: str
-    display_name: str = ""
-    in_reply_to_id: str | None = None
-    visibility: str = "unlisted"
-    spoiler_text: str = ""
-    text: str
-    template: str = ""
-    action: str = "post"  # post | boost | favourite
-    triage: int = 2  # order for the approver: 0 questions, 1 people we know, 2 first contacts, 3 thanks
-    thread_key: str | None = Field(default=None, index=True)  # the conversation a reply belongs to
-    state: str = Field(default="pending", index=True)
-    created_at: datetime = _ts()
-    sending_at: datetime | None = _ts()
-    sent_at: datetime | None = _ts(index=True)
-    dm_sent_at: datetime | None = _ts()
-    decided_at: datetime | None = _ts()
-    decided_by: str | None = None
-    command_status_id: str | None = None  # the approver's DM to confirm in
-    status_id: str | None = None
-    status_url: str | None = None
-    error: str | None = None
-
-
-class DraftMessageRow(SQLModel, table=True):
-    """Which drafts a draft DM carried, so `ok` in reply to it finds them."""
-
-    __tablename__ = "draft_messages"
-    id: int | None = Field(default=None, primary_key=True)
-    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
-    dm_status_id: str = Field(index=True)
-    draft_id: int
-
-
-class DmLogRow(SQLModel, table=True):
-    """When each DM to the approvers went out, for `approval.max_dms_per_hour`."""
-
-    __tablename__ = "dm_log"
-    id: int | None = Field(default=None, primary_key=True)
-    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
-    at: datetime = _ts(index=True)
-
-
-class StateRow(SQLModel, table=True):
-    __tablename__ = "state"
-    owner: str = Field(default="", primary_key=True)  # the bot account the row belongs to
-    key: str = Field(primary_key=True)
-    value: str
-
-
-# --- ledger and listening tables (queried by bot/ledger.py) ------------------------------------
-
-
-class OurPostRow(SQLModel, table=True):
-    """Our own non-direct statuses, read back from our profile, for the link-love ratio."""
-
-    __tablename__ = "our_posts"
-    __table_args__ = (UniqueConstraint("owner", "status_id", name="uq_our_posts_status"),)
-    id: int | None = Field(default=None, primary_key=True)
-    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
-    status_id: str = Field(index=True)
-    created_at: datetime = _ts(index=True)
-    visibility: str
-    kind: str  # post | reply | boost; reply and boost only when they are for someone else
-    in_reply_to_account_id: str | None = None
-    reblog_of_account_id: str | None = None
-
-
-class DigestRow(SQLModel, table=True):
-    """One listening digest; the newest one owns the numbers that `boost N` refers to."""
-
-    __tablename__ = "digests"
-    id: int | None = Field(default=None, primary_key=True)
-    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
-    created_at: datetime = _ts(index=True)
-
-
-class DigestItemRow(SQLModel, table=True):
-    __tablename__ = "digest_items"
-    __table_args__ = (UniqueConstraint("digest_id", "number", name="uq_digest_items_number"),)
-    id: int | None = Field(default=None, primary_key=True)
-    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
-    digest_id: int = Field(foreign_key="digests.id")
-    number: int
-    status_id: str | None = Field(default=None, index=True)  # on our instance; None for a feed entry
-    account_id: str | None = None
-    acct: str
-    display_name: str = ""
-    url: str = Field(default="", index=True)
-    excerpt: str = ""
-    source: str = "home"  # home | list:<name> | watch | feed
-    created_at: datetime = _ts()  # when the post was written
-
-
-class FeedStateRow(SQLModel, table=True):
-    """Per public feed: the validators for conditional GET and when we may ask again."""
-
-    __tablename__ = "feed_state"
-    owner: str = Field(default="", primary_key=True)  # the bot account the row belongs to
-    url: str = Field(primary_key=True)
-    acct: str = ""
-    title: str = ""
-    nobot: bool = False
-    etag: str | None = None
-    last_modified: str | None = None
-    last_fetched: datetime | None = _ts()
-    next_fetch: datetime | None = _ts()
-    failures: int = 0
-    last_error: str | None = None
-
-
-class FeedEntryRow(SQLModel, table=True):
-    __tablename__ = "feed_entries"
-    __table_args__ = (UniqueConstraint("owner", "feed_url", "entry_id", name="uq_feed_entries_entry"),)
-    id: int | None = Field(default=None, primary_key=True)
-    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
-    feed_url: str
-    entry_id: str
-    acct: str
-    url: str
-    excerpt: str = ""
-    published: datetime = _ts(index=True)
-    fetched_at: datetime = _ts()
-
-
-# --- end of ledger and listening tables ----------------------------------------------------------
-
-
-class AccountRow(SQLModel, table=True):
-    """The bot accounts sharing this store; every other table's rows carry one of their `owner` keys."""
-
-    __tablename__ = "accounts"
-    owner: str = Field(primary_key=True)  # user@instance
-    base_url: str
-    token_fingerprint: str = Field(index=True)  # a short hash: offline commands find their account by it
-    last_started: datetime = _ts()
-
-
-OWNED_TABLES: tuple[type[SQLModel], ...] = (
-    EventRow,
-    PersonRow,
-    NoteRow,
-    InteractionRow,
-    DraftRow,
-    DraftMessageRow,
-    DmLogRow,
-    StateRow,
-    OurPostRow,
-    DigestRow,
-    DigestItemRow,
-    FeedStateRow,
-    FeedEntryRow,
-)
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _scope_to_owner(state: ORMExecuteState) -> None:
-    """Every query of a store session sees only its own account's rows (two bots can share a database)."""
-    owner = state.session.info.get("owner")
-    if owner is None or not (state.is_select or state.is_update or state.is_delete):
-        return
-    state.statement = state.statement.options(*_owner_criteria(owner))
-
-
-@functools.lru_cache(maxsize=64)
-def _owner_criteria(owner: str) -> tuple[Any, ...]:
-    """Built once per account: making 13 criteria for every statement cost more than the statement."""
-    return tuple(
-        with_loader_criteria(table, lambda row: row.owner == owner, include_aliases=True)
-        for table in OWNED_TABLES
-    )
-
-
-@event.listens_for(Session, "before_flush")
-def _stamp_owner(session: Session, context: Any, instances: Any) -> None:
-    owner = session.info.get("owner")
-    if owner is None:
-        return
-    for row in session.new:
-        if isinstance(row, OWNED_TABLES) and not row.owner:  # type: ignore[attr-defined]
-            row.owner = owner
 
 
 def _draft(row: DraftRow) -> Draft:
@@ -380,9 +147,52 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_wal)
         self.owner = owner  # the bot account (user@instance) whose rows this store reads and writes
 
-    def session(self) -> Session:
-        """A session that sees and writes only this store's account's rows."""
-        return Session(self.engine, info={"owner": self.owner})
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        """A store at `url`, checked by one connection (and migrated); raises StoreOpenError."""
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise StoreOpenError("store.url: not a database URL SQLAlchemy can read") from None
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            folder = Path(parsed.database).expanduser().absolute().parent
+            if not folder.is_dir():
+                raise StoreOpenError(f"store.url: the folder {folder} does not exist")
+        try:
+            store = cls(url)
+        except NoSuchModuleError:
+            raise StoreOpenError(f"store.url: unknown kind of database {parsed.drivername!r}") from None
+        except ImportError as exc:
+            hint = ' (pip install "frontrow[postgres]")' if parsed.get_backend_name() == "postgresql" else ""
+            missing = f"store.url: the database driver is not installed: {exc.name}{hint}"
+            raise StoreOpenError(missing) from None
+        try:
+            with store.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+                if parsed.get_backend_name() == "sqlite":
+                    # Reads the file's header: a file that is no database fails here, not mid-run.
+                    connection.execute(text("PRAGMA schema_version"))
+            if migrate:
+                store.upgrade()
+        except SQLAlchemyError as exc:
+            store.close()
+            raise StoreOpenError(f"store.url: the store cannot be opened: {_reason(exc)}") from None
+        return store
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that sees and writes only this store's account's rows.
+
+        A database that cannot be read or written (disk full, read-only, locked, gone) raises
+        StoreError; an IntegrityError (a duplicate key) is left as it is for the caller to handle.
+        """
+        try:
+            with Session(self.engine, info={"owner": self.owner}) as session:
+                yield session
+        except IntegrityError:
+            raise
+        except DBAPIError as exc:
+            raise StoreError(_reason(exc)) from exc
 
     # --- accounts sharing the store -------------------------------------------
 
@@ -509,7 +319,7 @@ class Store:
                         )
                     )
             if cursor is not None:
-                self._set_state(session, CURSOR, cursor)
+                self._put(session, CURSOR, cursor)
             session.commit()
             return len(fresh)
 
@@ -517,20 +327,109 @@ class Store:
         with self.session() as session:
             return session.exec(select(func.count()).select_from(EventRow)).one()
 
-    def unhandled_events(self, limit: int = 500) -> list[tuple[int, Event]]:
-        """Recorded events not handled yet, oldest first."""
+    def unhandled_events(
+        self,
+        limit: int = 500,
+        *,
+        now: datetime | None = None,
+        kinds: Sequence[str] | None = None,
+        exclude_kinds: Sequence[str] | None = None,
+    ) -> list[tuple[int, Event]]:
+        """Recorded events not handled yet, not set aside and due by `now`, oldest first.
+
+        `kinds` selects a lane (the approvers' commands), `exclude_kinds` the rest.
+        """
         with self.session() as session:
-            rows = session.exec(
-                select(EventRow.id, EventRow.payload)
-                .where(col(EventRow.handled_at).is_(None))
-                .order_by(col(EventRow.id))
-                .limit(limit)
-            ).all()
+            query = select(EventRow.id, EventRow.payload).where(
+                col(EventRow.handled_at).is_(None), col(EventRow.quarantined_at).is_(None)
+            )
+            if now is not None:
+                due = col(EventRow.next_attempt_at)
+                query = query.where(due.is_(None) | (due <= now))
+            if kinds is not None:
+                query = query.where(col(EventRow.kind).in_(tuple(kinds)))
+            if exclude_kinds is not None:
+                query = query.where(col(EventRow.kind).notin_(tuple(exclude_kinds)))
+            rows = session.exec(query.order_by(col(EventRow.id)).limit(limit)).all()
         out = []
         for row_id, payload in rows:
             assert row_id is not None
             out.append((row_id, event_from_json(payload)))
         return out
+
+    def count_unhandled(self) -> int:
+        with self.session() as session:
+            return session.exec(
+                select(func.count())
+                .select_from(EventRow)
+                .where(col(EventRow.handled_at).is_(None), col(EventRow.quarantined_at).is_(None))
+            ).one()
+
+    def next_event_due_at(self) -> datetime | None:
+        """When the earliest event waiting for a retry is due (None: none waits)."""
+        with self.session() as session:
+            return session.exec(
+                select(func.min(EventRow.next_attempt_at)).where(
+                    col(EventRow.handled_at).is_(None),
+                    col(EventRow.quarantined_at).is_(None),
+                    col(EventRow.next_attempt_at).is_not(None),
+                )
+            ).one()
+
+    def fail_event(
+        self, event_id: int, error: str, now: datetime, retry_after: Callable[[int], timedelta]
+    ) -> int:
+        """Count a failed attempt; the event is due again after `retry_after(attempts)`; returns attempts."""
+        with self.session() as session:
+            row = session.get(EventRow, event_id)
+            assert row is not None
+            row.attempts = (row.attempts or 0) + 1
+            row.last_error = error[:500]
+            row.next_attempt_at = now + retry_after(row.attempts)
+            session.add(row)
+            session.commit()
+            return row.attempts
+
+    def quarantine_event(self, event_id: int, error: str, now: datetime) -> None:
+        """Set an event aside: recorded, never handled again unless released."""
+        with self.session() as session:
+            session.exec(
+                update(EventRow)
+                .where(col(EventRow.id) == event_id)
+                .values(quarantined_at=now, last_error=error[:500]),
+                execution_options=NO_SYNC,
+            )
+            session.commit()
+
+    def quarantined_events(self) -> list[QuarantinedEvent]:
+        with self.session() as session:
+            rows = session.exec(
+                select(EventRow).where(col(EventRow.quarantined_at).is_not(None)).order_by(col(EventRow.id))
+            ).all()
+            return [
+                QuarantinedEvent(
+                    id=row.id or 0,
+                    notification_id=row.notification_id,
+                    kind=row.kind,
+                    acct=row.acct,
+                    attempts=row.attempts,
+                    last_error=row.last_error or "",
+                    quarantined_at=row.quarantined_at or row.recorded_at,
+                )
+                for row in rows
+            ]
+
+    def release_event(self, event_id: int) -> bool:
+        """A quarantined event goes back to the queue with a clean slate."""
+        with self.session() as session:
+            result = session.exec(
+                update(EventRow)
+                .where(col(EventRow.id) == event_id, col(EventRow.quarantined_at).is_not(None))
+                .values(quarantined_at=None, attempts=0, next_attempt_at=None),
+                execution_options=NO_SYNC,
+            )
+            session.commit()
+            return bool(result.rowcount)
 
     def finish_event(self, event_id: int, draft: NewDraft | None, now: datetime) -> int | None:
         """Save the event's draft (if any) and mark the event handled, in one transaction."""
@@ -878,41 +777,59 @@ class Store:
                 select(func.count()).select_from(DmLogRow).where(col(DmLogRow.at) >= since)
             ).one()
 
-    # --- small state: cursor, pause, heartbeat ------------------------------
+    # --- small state (bot/store/state.py declares every key) ----------------------
 
-    def get_state(self, key: str) -> str | None:
+    def get(self, key: Key[T]) -> T | None:
         with self.session() as session:
-            row = session.get(StateRow, (self.owner, key))
-            return row.value if row is not None else None
+            row = session.get(StateRow, (self.owner, key.name))
+            return key.load(row.value) if row is not None and row.value != "" else None
 
-    def set_state(self, key: str, value: str) -> None:
+    def put(self, key: Key[T], value: T) -> None:
         with self.session() as session:
-            self._set_state(session, key, value)
+            self._put(session, key, value)
             session.commit()
 
-    def _set_state(self, session: Session, key: str, value: str) -> None:
-        row = session.get(StateRow, (self.owner, key)) or StateRow(owner=self.owner, key=key, value=value)
+    def clear(self, key: Key[T]) -> None:
+        with self.session() as session:
+            self._set_state(session, key.name, "")
+            session.commit()
+
+    def _put(self, session: Session, key: Key[T], value: T) -> None:
+        self._set_state(session, key.name, key.dump(value))
+
+    def _set_state(self, session: Session, name: str, value: str) -> None:
+        row = session.get(StateRow, (self.owner, name)) or StateRow(owner=self.owner, key=name, value=value)
         row.value = value
         session.add(row)
 
     def get_cursor(self) -> str | None:
-        return self.get_state(CURSOR)
+        return self.get(CURSOR)
 
     def set_cursor(self, notification_id: str) -> None:
-        self.set_state(CURSOR, notification_id)
+        self.put(CURSOR, notification_id)
 
     def is_paused(self) -> bool:
-        return self.get_state("paused") == "1"
+        return self.get(PAUSED) is True
 
     def set_paused(self, paused: bool) -> None:
-        self.set_state("paused", "1" if paused else "0")
+        self.put(PAUSED, paused)
 
     def beat(self, now: datetime) -> None:
-        self.set_state("heartbeat", now.isoformat())
+        """The heartbeat: one UPDATE once the row exists (it is written every few seconds)."""
+        with self.session() as session:
+            value = HEARTBEAT.dump(now)
+            result = session.exec(
+                update(StateRow)
+                .where(col(StateRow.owner) == self.owner, col(StateRow.key) == HEARTBEAT.name)
+                .values(value=value),
+                execution_options=NO_SYNC,
+            )
+            if not result.rowcount:
+                session.add(StateRow(owner=self.owner, key=HEARTBEAT.name, value=value))
+            session.commit()
 
     def last_beat(self) -> datetime | None:
-        value = self.get_state("heartbeat")
-        return datetime.fromisoformat(value) if value else None
+        return self.get(HEARTBEAT)
 
 
 def _sqlite_wal(connection: Any, _record: Any) -> None:
@@ -934,6 +851,34 @@ def _update_person(row: PersonRow, account: Account) -> None:
     row.display_name = account.display_name
     row.followers_count = account.followers_count
     row.bot = account.bot
+
+
+class StoreError(Exception):
+    """The store could not be read or written (disk full, read-only, locked, gone): one line, no SQL."""
+
+
+class StoreOpenError(StoreError):
+    """The store cannot be opened at all: a bad `store.url`, a missing driver, a file that is no database."""
+
+
+@dataclass(frozen=True)
+class QuarantinedEvent:
+    """An event that failed too often: recorded, set aside, listed for the approvers."""
+
+    id: int
+    notification_id: str
+    kind: str
+    acct: str
+    attempts: int
+    last_error: str
+    quarantined_at: datetime
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    """The database's own short words ("database or disk is full"), without the SQL or the URL."""
+    original = getattr(exc, "orig", None)
+    words = str(original if original is not None else exc).strip().splitlines()
+    return (words[0] if words else type(exc).__name__)[:200]
 
 
 def utcnow() -> datetime:

@@ -1,0 +1,1 @@
+"""Core: pure policy (rules, budget, commands, rendering); no I/O and no clock reads."""

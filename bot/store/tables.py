@@ -1,0 +1,293 @@
+"""Store (tables): the SQLModel rows and the hooks that scope every session to one bot account."""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Index, UniqueConstraint, event
+from sqlalchemy.orm import ORMExecuteState, with_loader_criteria
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, Session, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _ts(*, index: bool = False, nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), index=index, nullable=nullable))
+
+
+class EventRow(SQLModel, table=True):
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("owner", "notification_id", name="uq_events_notification"),
+        Index("ix_events_owner_kind_created", "owner", "kind", "created_at"),  # follows in a spike window
+        Index("ix_events_owner_unhandled", "owner", "handled_at", "kind", "id"),  # the dispatcher's lanes
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
+    # The notification id (or "status:<id>" for replies seen on the stream): the dedup key.
+    notification_id: str = Field(index=True)
+    kind: str
+    account_id: str = Field(index=True)
+    acct: str
+    status_id: str | None = None
+    created_at: datetime = _ts()
+    recorded_at: datetime = _ts()
+    handled_at: datetime | None = _ts(index=True)
+    payload: str
+    # A failing event is retried with backoff, then quarantined: recorded, never drafted.
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    next_attempt_at: datetime | None = _ts()
+    last_error: str | None = None
+    quarantined_at: datetime | None = _ts()
+
+
+class PersonRow(SQLModel, table=True):
+    __tablename__ = "people"
+    owner: str = Field(default="", primary_key=True)  # the bot account the row belongs to
+    account_id: str = Field(primary_key=True)
+    acct: str = Field(index=True)
+    display_name: str = ""
+    followers_count: int = 0
+    bot: bool = False
+    first_seen: datetime = _ts()
+    follows_us_since: datetime | None = _ts()
+    we_follow: bool = False
+
+
+class NoteRow(SQLModel, table=True):
+    __tablename__ = "notes"
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
+    account_id: str = Field(index=True)
+    text: str
+    created_at: datetime = _ts()
+
+
+class InteractionRow(SQLModel, table=True):
+    """The ledger: one row per interaction, theirs (with us) or ours (with them)."""
+
+    __tablename__ = "interactions"
+    # Ledger queries: one person's history; everything in a time window; per-person totals by kind;
+    # our acts found by the status they answered.
+    __table_args__ = (
+        Index("ix_interactions_person_at", "owner", "account_id", "at"),
+        Index("ix_interactions_direction_at", "owner", "direction", "at", "account_id", "kind"),
+        Index("ix_interactions_person_kind", "owner", "account_id", "direction", "kind", "at"),
+        Index("ix_interactions_status", "owner", "status_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
+    account_id: str
+    direction: str  # "theirs" | "ours"
+    kind: str
+    status_id: str | None = None
+    at: datetime = _ts(index=True)
+
+
+class DraftRow(SQLModel, table=True):
+    __tablename__ = "drafts"
+    # One draft per (event, rule): redoing an event after a crash is harmless.
+    __table_args__ = (UniqueConstraint("event_id", "rule", name="uq_drafts_event_rule"),)
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
+    event_id: int | None = Field(default=None, foreign_key="events.id")
+    rule: str
+    account_id: str = Field(index=True)
+    acct: str
+    display_name: str = ""
+    in_reply_to_id: str | None = None
+    visibility: str = "unlisted"
+    spoiler_text: str = ""
+    text: str
+    template: str = ""
+    action: str = "post"  # post | boost | favourite
+    triage: int = 2  # order for the approver: 0 questions, 1 people we know, 2 first contacts, 3 thanks
+    thread_key: str | None = Field(default=None, index=True)  # the conversation a reply belongs to
+    state: str = Field(default="pending", index=True)
+    created_at: datetime = _ts()
+    sending_at: datetime | None = _ts()
+    sent_at: datetime | None = _ts(index=True)
+    dm_sent_at: datetime | None = _ts()
+    decided_at: datetime | None = _ts()
+    decided_by: str | None = None
+    command_status_id: str | None = None  # the approver's DM to confirm in
+    status_id: str | None = None
+    status_url: str | None = None
+    error: str | None = None
+
+
+class DraftMessageRow(SQLModel, table=True):
+    """Which drafts a draft DM carried, so `ok` in reply to it finds them."""
+
+    __tablename__ = "draft_messages"
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
+    dm_status_id: str = Field(index=True)
+    draft_id: int
+
+
+class DmLogRow(SQLModel, table=True):
+    """When each DM to the approvers went out, for `approval.max_dms_per_hour`."""
+
+    __tablename__ = "dm_log"
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
+    at: datetime = _ts(index=True)
+
+
+class StateRow(SQLModel, table=True):
+    __tablename__ = "state"
+    owner: str = Field(default="", primary_key=True)  # the bot account the row belongs to
+    key: str = Field(primary_key=True)
+    value: str
+
+
+# --- ledger and listening tables (queried by bot/ledger.py) ------------------------------------
+
+
+class OurPostRow(SQLModel, table=True):
+    """Our own non-direct statuses, read back from our profile, for the link-love ratio."""
+
+    __tablename__ = "our_posts"
+    __table_args__ = (UniqueConstraint("owner", "status_id", name="uq_our_posts_status"),)
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
+    status_id: str = Field(index=True)
+    created_at: datetime = _ts(index=True)
+    visibility: str
+    kind: str  # post | reply | boost; reply and boost only when they are for someone else
+    in_reply_to_account_id: str | None = None
+    reblog_of_account_id: str | None = None
+
+
+class DigestRow(SQLModel, table=True):
+    """One listening digest; the newest one owns the numbers that `boost N` refers to."""
+
+    __tablename__ = "digests"
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
+    created_at: datetime = _ts(index=True)
+
+
+class DigestItemRow(SQLModel, table=True):
+    __tablename__ = "digest_items"
+    __table_args__ = (UniqueConstraint("digest_id", "number", name="uq_digest_items_number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
+    digest_id: int = Field(foreign_key="digests.id")
+    number: int
+    status_id: str | None = Field(default=None, index=True)  # on our instance; None for a feed entry
+    account_id: str | None = None
+    acct: str
+    display_name: str = ""
+    url: str = Field(default="", index=True)
+    excerpt: str = ""
+    source: str = "home"  # home | list:<name> | watch | feed
+    created_at: datetime = _ts()  # when the post was written
+
+
+class FeedStateRow(SQLModel, table=True):
+    """Per public feed: the validators for conditional GET and when we may ask again."""
+
+    __tablename__ = "feed_state"
+    owner: str = Field(default="", primary_key=True)  # the bot account the row belongs to
+    url: str = Field(primary_key=True)
+    acct: str = ""
+    title: str = ""
+    nobot: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+    last_fetched: datetime | None = _ts()
+    next_fetch: datetime | None = _ts()
+    failures: int = 0
+    last_error: str | None = None
+
+
+class FeedEntryRow(SQLModel, table=True):
+    __tablename__ = "feed_entries"
+    __table_args__ = (UniqueConstraint("owner", "feed_url", "entry_id", name="uq_feed_entries_entry"),)
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
+    feed_url: str
+    entry_id: str
+    acct: str
+    url: str
+    excerpt: str = ""
+    published: datetime = _ts(index=True)
+    fetched_at: datetime = _ts()
+
+
+# --- end of ledger and listening tables ----------------------------------------------------------
+
+
+class AccountRow(SQLModel, table=True):
+    """The bot accounts sharing this store; every other table's rows carry one of their `owner` keys."""
+
+    __tablename__ = "accounts"
+    owner: str = Field(primary_key=True)  # user@instance
+    base_url: str
+    token_fingerprint: str = Field(index=True)  # a short hash: offline commands find their account by it
+    last_started: datetime = _ts()
+
+
+OWNED_TABLES: tuple[type[SQLModel], ...] = (
+    EventRow,
+    PersonRow,
+    NoteRow,
+    InteractionRow,
+    DraftRow,
+    DraftMessageRow,
+    DmLogRow,
+    StateRow,
+    OurPostRow,
+    DigestRow,
+    DigestItemRow,
+    FeedStateRow,
+    FeedEntryRow,
+)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_to_owner(state: ORMExecuteState) -> None:
+    """Every query of a store session sees only its own account's rows (two bots can share a database)."""
+    owner = state.session.info.get("owner")
+    if owner is None or not (state.is_select or state.is_update or state.is_delete):
+        return
+    state.statement = state.statement.options(*_owner_criteria(owner))
+
+
+@functools.lru_cache(maxsize=64)
+def _owner_criteria(owner: str) -> tuple[Any, ...]:
+    """Built once per account: making 13 criteria for every statement cost more than the statement."""
+    return tuple(
+        with_loader_criteria(table, lambda row: row.owner == owner, include_aliases=True)
+        for table in OWNED_TABLES
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_owner(session: Session, context: Any, instances: Any) -> None:
+    owner = session.info.get("owner")
+    if owner is None:
+        return
+    for row in session.new:
+        if isinstance(row, OWNED_TABLES) and not row.owner:  # type: ignore[attr-defined]
+            row.owner = owner
