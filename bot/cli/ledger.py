@@ -117,14 +117,13 @@ def digest_command() -> None:
     """Send the listening digest to the approvers now."""
     from mastodon import MastodonError
 
-    from bot.listening.digest import send_digest
     from bot.service.app import StartupError, build_app
 
     base = _base()
     app = build_app(base.settings())
     try:
         app.start()
-        sent = send_digest(app, app.clock())
+        sent = app.send_digest(app.clock())
     except StartupError as exc:
         base.fail(str(exc))
     except MastodonError as exc:

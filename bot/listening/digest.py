@@ -24,19 +24,16 @@ from bot.text import clean_name, defang, truncate_to
 
 if TYPE_CHECKING:
     from bot.instance.reader import Reader
-    from bot.service.app import App
 
 LOGGER = logging.getLogger(__name__)
 
 __all__ = [
     "DigestItem",
-    "SentDigest",
     "collect_digest",
     "digest_item",
     "digest_message_blocks",
     "digest_messages",
     "resolve_item",
-    "send_digest",
     "sync_our_posts",
     "weekly_summary",
 ]
@@ -298,36 +295,6 @@ def digest_messages(
     ).strip()
     # send_dm puts a space before the text when it adds no mentions itself.
     return [text for text, _ in compose(head, digest_message_blocks(items, domain), char_limit - 1)]
-
-
-@dataclass(frozen=True)
-class SentDigest:
-    items: list[DigestItem]
-    messages: int  # how many DMs the digest needed
-    sent: int  # how many went out
-
-    @property
-    def digest_id(self) -> int:
-        return self.items[0].digest_id if self.items else 0
-
-
-def send_digest(app: App, now: datetime) -> SentDigest:
-    """Collect a digest and DM it to the approvers now (nothing is sent when nothing is new)."""
-    assert app.me is not None, "start() first"
-    items = collect_digest(app.reader, app.store, app.settings, app.me.id, now)
-    if not items:
-        LOGGER.info("digest: nothing new to bring to the approvers")
-        return SentDigest([], 0, 0)
-    messages = digest_messages(items, app.approver_accts(), app.facts.domain, app.facts.char_limit)
-    sent = 0
-    for text in messages:
-        if app.announcer.send([], text, kind="notice") is None:
-            break  # the announcer logged why; the items stay stored, so `boost N` still works
-        sent += 1
-    LOGGER.info(
-        "digest #%d: %d item(s) in %d of %d DM(s)", items[0].digest_id, len(items), sent, len(messages)
-    )
-    return SentDigest(items, len(messages), sent)
 
 
 def digest_item(store: Store, number: int) -> DigestItem | None:

@@ -31,6 +31,17 @@ LOGGER = logging.getLogger(__name__)
 DRAFTED_KINDS = ("follow", "follow_request", "mention", "reply", "reblog", "favourite")
 
 
+@dataclass(frozen=True)
+class SentDigest:
+    items: list[DigestItem]
+    messages: int  # how many DMs the digest needed
+    sent: int  # how many went out
+
+    @property
+    def digest_id(self) -> int:
+        return self.items[0].digest_id if self.items else 0
+
+
 class StartupError(Exception):
     """The instance refused us at start-up (bad token, unknown approver): a config problem."""
 
@@ -277,6 +288,26 @@ class App:
 
     def _expiry_told(self) -> None:
         self.store.clear(EXPIRED_UNTOLD)
+
+    def send_digest(self, now: datetime) -> SentDigest:
+        """Collect a digest and DM it to the approvers now (nothing is sent when nothing is new)."""
+        assert self.me is not None, "start() first"
+        items = digest.collect_digest(self.reader, self.store, self.settings, self.me.id, now)
+        if not items:
+            LOGGER.info("digest: nothing new to bring to the approvers")
+            return SentDigest([], 0, 0)
+        messages = digest.digest_messages(
+            items, self.approver_accts(), self.facts.domain, self.facts.char_limit
+        )
+        sent = 0
+        for text in messages:
+            if self.announcer.send([], text, kind="notice") is None:
+                break  # the announcer logged why; the items stay stored, so `boost N` still works
+            sent += 1
+        LOGGER.info(
+            "digest #%d: %d item(s) in %d of %d DM(s)", items[0].digest_id, len(items), sent, len(messages)
+        )
+        return SentDigest(items, len(messages), sent)
 
     def send_weekly_summary(self) -> None:
         self.announcer.tell_all(digest.weekly_summary(self.store, self.clock(), self.facts.domain))

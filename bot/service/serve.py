@@ -15,7 +15,6 @@ from typing import Any
 from bot.config import ConfigError, Settings
 from bot.instance import InstanceError, Unauthorized
 from bot.instance.stream import Stream, StreamInbox
-from bot.listening import digest
 from bot.service.app import App, StartupError
 from bot.service.jobs import Scheduler, job_keys, schedule
 from bot.store import StoreError
@@ -173,7 +172,7 @@ class Service:
                 catch_up = True
                 check_replies = check_replies or kind == "poll"
             elif kind == "digest":
-                digest.send_digest(app, app.clock())
+                app.send_digest(app.clock())
             elif kind == "weekly":
                 app.send_weekly_summary()
             else:
