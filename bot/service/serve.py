@@ -107,6 +107,8 @@ class Service:
         self._jobs_from = job_keys(app.settings)
         schedule(self.scheduler, app.settings, self._request)
         self.scheduler.start()
+        if self.watch is not None:
+            LOGGER.info("watching %s: a reload applies every key but [mastodon] and [store]", self.watch.path)
         self.inbox.put(("poll", None))  # the first round catches up on what happened while we were away
         self._due = app.clock()
         try:
@@ -299,7 +301,9 @@ class Service:
         elif not app.settings.listener.streaming and app.stream is not None:
             self._close_stream()
         if restart:
-            LOGGER.warning("config: [%s] changed; a restart applies it", "], [".join(restart))
+            sections = "[" + "], [".join(restart) + "]"
+            LOGGER.warning("config: %s changed; only a restart applies it", sections)
+            self.app.announcer.tell_all(f"Config reloaded, except {sections}: only a restart applies those.")
         self._due = app.clock()  # new rules and limits apply from this round
 
     def _refuse(self, why: str, errors: list[str]) -> None:
