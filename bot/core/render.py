@@ -12,6 +12,9 @@ BLOCK_SEP = "\n\n"
 # A head (the approvers' mentions, a title) is kept only while it leaves this much room for the blocks
 # (or half a tiny limit); past that it is dropped rather than leaving no room for what the DM carries.
 MIN_BLOCK_ROOM = 40
+# Texts up to this many code points are measured whole; longer ones (hostile, or broken) are cut from a
+# window at their start, as measuring them again and again would cost seconds.
+WHOLE_TEXT_CHARS = 20_000
 
 
 def full_acct(acct: str, domain: str) -> str:
@@ -47,11 +50,22 @@ def compose(head: str, blocks: Sequence[str], limit: int) -> list[tuple[str, lis
     return [(message.text, list(message.blocks)) for message in messages]
 
 
+def _window(text: str, room: int) -> str:
+    """The start of a text too long to measure whole that can matter for a piece within `room`."""
+    # Wider than the room, because a URL counts 23 however long it is; a window only makes a piece shorter.
+    return text[: 4 * max(room, 0) + 1024]
+
+
 def cut_block(text: str, room: int) -> str:
     """`text` within `room` as the instance counts; if need be cut with "…" at a line end, else a word end."""
-    if status_length(text) <= room:
+    whole = len(text) <= WHOLE_TEXT_CHARS
+    if whole and status_length(text) <= room:
         return text
-    cut = truncate_to(text, room)
+    window = text if whole else _window(text, room)
+    cut = truncate_to(window, room)
+    if cut == window:  # the window fits, what follows it does not
+        marked = window.rstrip() + ELLIPSIS
+        cut = marked if status_length(marked) <= room else truncate_to(window, status_length(window) - 1)
     body = cut.removesuffix(ELLIPSIS)
     line_end = body.rfind("\n")
     # A line end near the cut reads better than a word end; far back, it would throw away too much.
@@ -100,18 +114,25 @@ def pack(
     if prefix and limit - status_length(prefix) < min(MIN_BLOCK_ROOM, limit // 2):
         prefix = ""
     room = limit - status_length(prefix)
-    shown = [_fit(prefix, block, "", limit) for block in blocks]
+    shown: dict[int, str] = {}  # each block as it goes in a DM, cut if need be; only those looked at
 
     def text(group: Sequence[int], tail: str = "") -> str:
+        for i in group:
+            if i not in shown:
+                shown[i] = _fit(prefix, blocks[i], "", limit)
         return prefix + BLOCK_SEP.join(shown[i] for i in group) + tail
 
-    groups: list[list[int]] = []
-    for index in range(count):
-        if groups and status_length(text([*groups[-1], index])) <= limit:
-            groups[-1].append(index)
+    kept: list[list[int]] = []
+    index = 0
+    while index < count:
+        if kept and status_length(text([*kept[-1], index])) <= limit:
+            kept[-1].append(index)
+        elif len(kept) < cap:
+            kept.append([index])
         else:
-            groups.append([index])
-    kept, left = groups[:cap], [i for group in groups[cap:] for i in group]
+            break
+        index += 1
+    left = list(range(index, count))
     tail = ""
     if left and more is not None:
         last = kept[-1]
@@ -143,15 +164,20 @@ def _hard_prefix(line: str, limit: int) -> str:
 
 def _split_line(line: str, limit: int) -> list[str]:
     """`line` in parts within `limit`: at word boundaries where possible, else hard."""
+    if len(line) <= WHOLE_TEXT_CHARS and status_length(line) <= limit:
+        return [line]
     parts: list[str] = []
-    while status_length(line) > limit:
-        part = truncate_to(line, limit).removesuffix(ELLIPSIS).rstrip()
-        if not part or len(part) >= len(line):
-            part = _hard_prefix(line, limit)
+    while line:
+        window = _window(line, limit)
+        if len(window) == len(line) and status_length(line) <= limit:
+            parts.append(line)
+            break
+        cut = truncate_to(window, limit)
+        part = window if cut == window else cut.removesuffix(ELLIPSIS).rstrip()
+        if not part:
+            part = _hard_prefix(window, limit)
         parts.append(part)
         line = line[len(part) :].lstrip()
-    if line or not parts:
-        parts.append(line)
     return parts
 
 
@@ -187,15 +213,20 @@ def split_text(
             parts.pop()
         return "\n".join(parts)
 
-    ranges: list[list[int]] = []  # [start, end) of units
+    kept: list[list[int]] = []  # [start, end) of units, one range a piece
+    cut_short = False
     for position, (_, part) in enumerate(units):
-        if ranges and status_length(joined(ranges[-1][0], position + 1)) <= limit:
-            ranges[-1][1] = position + 1
-        elif part:  # a piece never starts with a blank line
-            ranges.append([position, position + 1])
-    if max_messages is None or len(ranges) <= max_messages:
-        return [joined(start, end) for start, end in ranges], 0
-    kept = ranges[:max_messages]
+        if kept and status_length(joined(kept[-1][0], position + 1)) <= limit:
+            kept[-1][1] = position + 1
+        elif not part:
+            continue  # a piece never starts with a blank line
+        elif max_messages is not None and len(kept) == max_messages:
+            cut_short = True
+            break
+        else:
+            kept.append([position, position + 1])
+    if not cut_short:
+        return [joined(start, end) for start, end in kept], 0
     start, end = kept[-1]
     pieces = [joined(s, e) for s, e in kept[:-1]]
     if more is None:
