@@ -130,12 +130,12 @@ class Announcer:
         allowed = self.allowance("notice")
         if allowed <= 0:
             return
-        head = " ".join(f"@{a}" for a in self.approvers())
         blocks = [*notices, *(render.draft_block(d, self.domain) for d in drafts)]
         owners = [None] * len(notices) + [d.id for d in drafts]  # the draft each block shows
-        messages, left = render.pack(head, blocks, self.char_limit, max_messages=allowed, more=more_drafts)
+        # The writer puts the approvers' mentions in front: they are never cut away with a head.
+        messages, left = render.pack("", blocks, self.room, max_messages=allowed, more=more_drafts)
         for message in messages:
-            dm_id = self.send([], message.text, kind="notice")
+            dm_id = self.send(self.approvers(), message.text, kind="notice")
             if dm_id is None:
                 return
             self.store.mark_announced([o for i in message.blocks if (o := owners[i]) is not None], dm_id, now)

@@ -296,12 +296,11 @@ class App:
         if not items:
             LOGGER.info("digest: nothing new to bring to the approvers")
             return SentDigest([], 0, 0)
-        messages = digest.digest_messages(
-            items, self.approver_accts(), self.facts.domain, self.facts.char_limit
-        )
+        # The writer puts the approvers' mentions in front of each DM.
+        messages = digest.digest_messages(items, [], self.facts.domain, self.announcer.room)
         sent = 0
         for text in messages:
-            if self.announcer.send([], text, kind="notice") is None:
+            if self.announcer.send(self.approver_accts(), text, kind="notice") is None:
                 break  # the announcer logged why; the items stay stored, so `boost N` still works
             sent += 1
         LOGGER.info(
