@@ -7,6 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from bot.store.base import NO_SYNC, StoreBase
+from bot.store.tables import StateRow
+
 T = TypeVar("T")
 
 
@@ -52,3 +58,62 @@ SPIKE_NOTICE = _text("spike_notice")  # "pending" until the approvers were told,
 OUR_POSTS_CURSOR = _text("our_posts_cursor")  # the link-love sync pages our own posts forward from here
 OUR_POSTS_SYNCED = _moment("our_posts_synced_at")
 OUR_POSTS_BACKFILL = _text("our_posts_backfill_before")  # "" when the backfill reached the window's start
+
+
+class StatePart(StoreBase):
+    """The store's small state: one row per key, read and written through the typed keys above."""
+
+    def get(self, key: Key[T]) -> T | None:
+        with self.session() as session:
+            row = session.get(StateRow, (self.owner, key.name))
+            return key.load(row.value) if row is not None and row.value != "" else None
+
+    def put(self, key: Key[T], value: T) -> None:
+        with self.session() as session:
+            put_in(session, self.owner, key, value)
+            session.commit()
+
+    def clear(self, key: Key[T]) -> None:
+        with self.session() as session:
+            _write(session, self.owner, key.name, "")
+            session.commit()
+
+    def get_cursor(self) -> str | None:
+        return self.get(CURSOR)
+
+    def set_cursor(self, notification_id: str) -> None:
+        self.put(CURSOR, notification_id)
+
+    def is_paused(self) -> bool:
+        return self.get(PAUSED) is True
+
+    def set_paused(self, paused: bool) -> None:
+        self.put(PAUSED, paused)
+
+    def beat(self, now: datetime) -> None:
+        """The heartbeat: one UPDATE once the row exists (it is written every few seconds)."""
+        with self.session() as session:
+            value = HEARTBEAT.dump(now)
+            result = session.exec(
+                update(StateRow)
+                .where(col(StateRow.owner) == self.owner, col(StateRow.key) == HEARTBEAT.name)
+                .values(value=value),
+                execution_options=NO_SYNC,
+            )
+            if not result.rowcount:
+                session.add(StateRow(owner=self.owner, key=HEARTBEAT.name, value=value))
+            session.commit()
+
+    def last_beat(self) -> datetime | None:
+        return self.get(HEARTBEAT)
+
+
+def put_in(session: Session, owner: str, key: Key[T], value: T) -> None:
+    """Write `key` in `session`, to be committed by the caller with whatever else it writes."""
+    _write(session, owner, key.name, key.dump(value))
+
+
+def _write(session: Session, owner: str, name: str, value: str) -> None:
+    row = session.get(StateRow, (owner, name)) or StateRow(owner=owner, key=name, value=value)
+    row.value = value
+    session.add(row)

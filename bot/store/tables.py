@@ -160,7 +160,7 @@ class StateRow(SQLModel, table=True):
     value: str
 
 
-# --- ledger and listening tables (queried by bot/ledger.py) ------------------------------------
+# --- ledger and listening tables (queried by bot/store/ledger.py and listening.py) ---------------
 
 
 class OurPostRow(SQLModel, table=True):

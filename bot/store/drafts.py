@@ -1,0 +1,276 @@
+"""Store (drafts): the draft lifecycle from pending to sent, the DMs that announced them, the DM log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+
+from bot.model import Draft, NewDraft
+from bot.store.base import NO_SYNC, StoreBase
+from bot.store.tables import DmLogRow, DraftMessageRow, DraftRow, InteractionRow, OurPostRow
+
+DRAFT_STATES = ("pending", "approved", "sending", "sent", "rejected", "expired", "failed")
+# Our ledger kind for each posted draft: a reply to a status, or a thanks post.
+OURS_REPLY, OURS_THANKS = "reply", "thanks"
+OURS_KIND = {"boost": "boost", "favourite": "favourite"}
+
+
+def to_draft(row: DraftRow) -> Draft:
+    assert row.id is not None
+    return Draft(
+        id=row.id,
+        state=row.state,
+        rule=row.rule,
+        account_id=row.account_id,
+        acct=row.acct,
+        display_name=row.display_name,
+        in_reply_to_id=row.in_reply_to_id,
+        visibility=row.visibility,
+        spoiler_text=row.spoiler_text,
+        text=row.text,
+        template=row.template,
+        action=row.action,
+        triage=row.triage,
+        thread_key=row.thread_key,
+        created_at=row.created_at,
+        sending_at=row.sending_at,
+        sent_at=row.sent_at,
+        dm_sent_at=row.dm_sent_at,
+        decided_by=row.decided_by,
+        command_status_id=row.command_status_id,
+        status_id=row.status_id,
+        status_url=row.status_url,
+        error=row.error,
+        event_id=row.event_id,
+    )
+
+
+class DraftsPart(StoreBase):
+    """Drafts: saved pending, decided by an approver, posted once; and what we posted through them."""
+
+    def save_draft(self, draft: NewDraft, now: datetime, event_id: int | None = None) -> int:
+        with self.session() as session:
+            row = DraftRow(event_id=event_id, created_at=now, **draft.__dict__)
+            session.add(row)
+            session.commit()
+            assert row.id is not None
+            return row.id
+
+    def draft(self, draft_id: int) -> Draft | None:
+        with self.session() as session:
+            row = session.get(DraftRow, draft_id)
+            return to_draft(row) if row is not None else None
+
+    def drafts(self, state: str | None = None, limit: int | None = None) -> list[Draft]:
+        with self.session() as session:
+            query = select(DraftRow).order_by(col(DraftRow.id))
+            if state is not None:
+                query = query.where(DraftRow.state == state)
+            if limit is not None:
+                query = query.limit(limit)
+            return [to_draft(r) for r in session.exec(query).all()]
+
+    def pending_drafts(self) -> list[Draft]:
+        return self.drafts("pending")
+
+    def drafts_to_announce(self) -> list[Draft]:
+        """Pending drafts whose DM to the approvers has not gone out yet."""
+        with self.session() as session:
+            rows = session.exec(
+                select(DraftRow)
+                .where(DraftRow.state == "pending", col(DraftRow.dm_sent_at).is_(None))
+                .order_by(col(DraftRow.id))
+            ).all()
+            return [to_draft(r) for r in rows]
+
+    def mark_announced(self, draft_ids: Sequence[int], dm_status_id: str | None, now: datetime) -> None:
+        with self.session() as session:
+            session.exec(
+                update(DraftRow).where(col(DraftRow.id).in_(draft_ids)).values(dm_sent_at=now),
+                execution_options=NO_SYNC,
+            )
+            if dm_status_id is not None:
+                for draft_id in draft_ids:
+                    session.add(DraftMessageRow(dm_status_id=dm_status_id, draft_id=draft_id))
+            session.commit()
+
+    def drafts_in_message(self, dm_status_id: str) -> list[int]:
+        with self.session() as session:
+            return list(
+                session.exec(
+                    select(DraftMessageRow.draft_id).where(DraftMessageRow.dm_status_id == dm_status_id)
+                ).all()
+            )
+
+    def decide(
+        self,
+        draft_id: int,
+        state: str,
+        *,
+        now: datetime,
+        by: str | None,
+        text: str | None = None,
+        command_status_id: str | None = None,
+    ) -> bool:
+        """Approve or reject a pending draft; False when it is not pending any more."""
+        values: dict[str, Any] = {"state": state, "decided_at": now, "decided_by": by}
+        if text is not None:
+            values["text"] = text
+        if command_status_id is not None:
+            values["command_status_id"] = command_status_id
+        return self._transition(draft_id, ("pending",), values)
+
+    def approved_drafts(self) -> list[Draft]:
+        return self.drafts("approved")
+
+    def mark_sending(self, draft_id: int, now: datetime) -> bool:
+        """Approved → sending (the time is kept: Mastodon forgets idempotency keys after an hour)."""
+        if self._transition(draft_id, ("approved",), {"state": "sending", "sending_at": now}):
+            return True
+        current = self.draft(draft_id)
+        return current is not None and current.state == "sending"  # a retry after a crash
+
+    def mark_sent(self, draft_id: int, status_id: str, status_url: str, now: datetime) -> None:
+        with self.session() as session:
+            row = session.get(DraftRow, draft_id)
+            assert row is not None
+            row.state, row.status_id, row.status_url, row.sent_at = "sent", status_id, status_url, now
+            if row.account_id:  # a crowd welcome is nobody's ledger entry
+                kind = OURS_KIND.get(row.action) or (OURS_REPLY if row.in_reply_to_id else OURS_THANKS)
+                # A boost or favourite is recorded with *their* status id, as our profile's read-back is.
+                ledger_status = row.in_reply_to_id if row.action in OURS_KIND else status_id
+                session.add(
+                    InteractionRow(
+                        account_id=row.account_id,
+                        direction="ours",
+                        kind=kind,
+                        status_id=ledger_status,
+                        at=now,
+                    )
+                )
+            session.commit()
+
+    def mark_failed(self, draft_id: int, error: str) -> None:
+        self._transition(draft_id, ("approved", "sending"), {"state": "failed", "error": error[:500]})
+
+    def expire_drafts(self, older_than: datetime) -> list[Draft]:
+        """Pending drafts created before `older_than` become expired; returns them."""
+        with self.session() as session:
+            rows = session.exec(
+                select(DraftRow).where(DraftRow.state == "pending", col(DraftRow.created_at) < older_than)
+            ).all()
+            for row in rows:
+                row.state = "expired"
+            session.commit()
+            return [to_draft(r) for r in rows]
+
+    def _transition(self, draft_id: int, from_states: Iterable[str], values: dict[str, Any]) -> bool:
+        with self.session() as session:
+            result = session.exec(
+                update(DraftRow)
+                .where(col(DraftRow.id) == draft_id, col(DraftRow.state).in_(tuple(from_states)))
+                .values(**values),
+                execution_options=NO_SYNC,
+            )
+            session.commit()
+            return bool(result.rowcount)
+
+    def drafts_for(self, account_id: str) -> list[Draft]:
+        with self.session() as session:
+            rows = session.exec(
+                select(DraftRow).where(DraftRow.account_id == account_id).order_by(col(DraftRow.id))
+            ).all()
+            return [to_draft(r) for r in rows]
+
+    def count_drafts_since(self, since: datetime) -> int:
+        with self.session() as session:
+            return session.exec(
+                select(func.count()).select_from(DraftRow).where(col(DraftRow.created_at) >= since)
+            ).one()
+
+    def sent_status_ids_since(self, since: datetime) -> list[str]:
+        """Our posts (made through Frontrow) since `since`, newest first."""
+        with self.session() as session:
+            rows = session.exec(
+                select(DraftRow.status_id)
+                .where(col(DraftRow.sent_at) >= since, col(DraftRow.status_id).is_not(None))
+                .order_by(col(DraftRow.sent_at).desc())
+            ).all()
+            return [r for r in rows if r]
+
+    def our_post_ids_since(self, since: datetime) -> list[str]:
+        """Our own posts and replies (not boosts) read back from our profile since `since`, newest first."""
+        with self.session() as session:
+            return list(
+                session.exec(
+                    select(OurPostRow.status_id)
+                    .where(col(OurPostRow.created_at) >= since, OurPostRow.kind != "boost")
+                    .order_by(col(OurPostRow.created_at).desc())
+                ).all()
+            )
+
+    def recent_post_texts(self, limit: int = 20) -> frozenset[str]:
+        """The texts of our latest posts, so a template does not repeat itself in view."""
+        with self.session() as session:
+            rows = session.exec(
+                select(DraftRow.text)
+                .where(col(DraftRow.sent_at).is_not(None))
+                .order_by(col(DraftRow.sent_at).desc())
+                .limit(limit)
+            ).all()
+            return frozenset(rows)
+
+    def count_sent_since(self, since: datetime) -> int:
+        with self.session() as session:
+            return session.exec(
+                select(func.count()).select_from(DraftRow).where(col(DraftRow.sent_at) >= since)
+            ).one()
+
+    def retire_follow_thanks(self, since: datetime, rule: str, reason: str) -> int:
+        """Pending, not yet announced thanks of `rule` since `since` give way to one welcome draft."""
+        with self.session() as session:
+            result = session.exec(
+                update(DraftRow)
+                .where(
+                    col(DraftRow.rule) == rule,
+                    col(DraftRow.acct) != "",  # the welcome itself stays
+                    col(DraftRow.state) == "pending",
+                    col(DraftRow.dm_sent_at).is_(None),
+                    col(DraftRow.created_at) >= since,
+                )
+                .values(state="expired", error=reason),
+                execution_options=NO_SYNC,
+            )
+            session.commit()
+            return int(result.rowcount)
+
+    def thread_of(self, status_id: str) -> str | None:
+        """The thread key of our post `status_id`, when it is one of our sent replies."""
+        with self.session() as session:
+            return session.exec(select(DraftRow.thread_key).where(DraftRow.status_id == status_id)).first()
+
+    def count_thread_drafts(self, thread_key: str) -> int:
+        with self.session() as session:
+            return session.exec(
+                select(func.count())
+                .select_from(DraftRow)
+                .where(
+                    DraftRow.thread_key == thread_key,
+                    col(DraftRow.state).notin_(("rejected", "expired", "failed")),
+                )
+            ).one()
+
+    def log_dm(self, now: datetime) -> None:
+        with self.session() as session:
+            session.add(DmLogRow(at=now))
+            session.commit()
+
+    def count_dms_since(self, since: datetime) -> int:
+        with self.session() as session:
+            return session.exec(
+                select(func.count()).select_from(DmLogRow).where(col(DmLogRow.at) >= since)
+            ).one()

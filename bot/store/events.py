@@ -1,0 +1,250 @@
+"""Store (events): what the instance told us, recorded once; which events wait, fail, or are set aside."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from bot.model import Event, NewDraft, event_from_json, event_to_json
+from bot.store.base import NO_SYNC, StoreBase
+from bot.store.people import update_person
+from bot.store.state import CURSOR, put_in
+from bot.store.tables import DraftRow, EventRow, InteractionRow, PersonRow
+
+# The ledger kinds recorded for each incoming event kind.
+THEIR_KIND = {
+    "follow": "follow",
+    "follow_request": "follow_request",
+    "mention": "mention",
+    "reply": "reply",
+    "reblog": "boost",
+    "favourite": "favourite",
+}
+
+
+@dataclass(frozen=True)
+class QuarantinedEvent:
+    """An event that failed too often: recorded, set aside, listed for the approvers."""
+
+    id: int
+    notification_id: str
+    kind: str
+    acct: str
+    attempts: int
+    last_error: str
+    quarantined_at: datetime
+
+
+class EventsPart(StoreBase):
+    """Events: recorded with the cursor past them, then handled once (a draft or nothing), or set aside."""
+
+    def record_event(self, event: Event, now: datetime) -> bool:
+        """Record an event once; False when its notification id was seen before."""
+        return self.record_events([event], now) == 1
+
+    def record_events(self, events: Sequence[Event], now: datetime, *, cursor: str | None = None) -> int:
+        """Record a page of events in one transaction (with the cursor past them); returns how many were new.
+
+        Notification ids are unique keys, so the stream and the poll may deliver the same one safely.
+        """
+        try:
+            return self._record(events, now, cursor)
+        except IntegrityError:  # the stream and the poll raced on the same notification: go one by one
+            recorded = 0
+            for event in events:
+                with contextlib.suppress(IntegrityError):  # recorded meanwhile by the other path
+                    recorded += self._record([event], now, None)
+            if cursor is not None:
+                with self.session() as session:
+                    put_in(session, self.owner, CURSOR, cursor)
+                    session.commit()
+            return recorded
+
+    def _record(self, events: Sequence[Event], now: datetime, cursor: str | None) -> int:
+        with self.session() as session:
+            ids = list(dict.fromkeys(event.id for event in events))
+            seen = set(
+                session.exec(
+                    select(EventRow.notification_id).where(col(EventRow.notification_id).in_(ids))
+                ).all()
+            )
+            fresh = [event for event in {e.id: e for e in events}.values() if event.id not in seen]
+            people = {
+                row.account_id: row
+                for row in session.exec(
+                    select(PersonRow).where(col(PersonRow.account_id).in_({e.account.id for e in fresh}))
+                ).all()
+            }
+            for event in fresh:
+                status = getattr(event, "status", None)
+                status_id = status.id if status is not None else None
+                session.add(
+                    EventRow(
+                        notification_id=event.id,
+                        kind=event.kind,
+                        account_id=event.account.id,
+                        acct=event.account.acct,
+                        status_id=status_id,
+                        created_at=event.created_at,
+                        recorded_at=now,
+                        payload=event_to_json(event),
+                    )
+                )
+                person = people.get(event.account.id)
+                if person is None:
+                    person = people[event.account.id] = PersonRow(
+                        owner=self.owner, account_id=event.account.id, acct=event.account.acct, first_seen=now
+                    )
+                update_person(person, event.account)
+                if event.kind == "follow" and person.follows_us_since is None:
+                    person.follows_us_since = event.created_at
+                session.add(person)
+                their_kind = THEIR_KIND.get(event.kind)
+                if their_kind is not None:
+                    session.add(
+                        InteractionRow(
+                            account_id=event.account.id,
+                            direction="theirs",
+                            kind=their_kind,
+                            status_id=status_id,
+                            at=event.created_at,
+                        )
+                    )
+            if cursor is not None:
+                put_in(session, self.owner, CURSOR, cursor)
+            session.commit()
+            return len(fresh)
+
+    def count_events(self) -> int:
+        with self.session() as session:
+            return session.exec(select(func.count()).select_from(EventRow)).one()
+
+    def unhandled_events(
+        self,
+        limit: int = 500,
+        *,
+        now: datetime | None = None,
+        kinds: Sequence[str] | None = None,
+        exclude_kinds: Sequence[str] | None = None,
+    ) -> list[tuple[int, Event]]:
+        """Recorded events not handled yet, not set aside and due by `now`, oldest first.
+
+        `kinds` selects a lane (the approvers' commands), `exclude_kinds` the rest.
+        """
+        with self.session() as session:
+            query = select(EventRow.id, EventRow.payload).where(
+                col(EventRow.handled_at).is_(None), col(EventRow.quarantined_at).is_(None)
+            )
+            if now is not None:
+                due = col(EventRow.next_attempt_at)
+                query = query.where(due.is_(None) | (due <= now))
+            if kinds is not None:
+                query = query.where(col(EventRow.kind).in_(tuple(kinds)))
+            if exclude_kinds is not None:
+                query = query.where(col(EventRow.kind).notin_(tuple(exclude_kinds)))
+            rows = session.exec(query.order_by(col(EventRow.id)).limit(limit)).all()
+        out = []
+        for row_id, payload in rows:
+            assert row_id is not None
+            out.append((row_id, event_from_json(payload)))
+        return out
+
+    def count_unhandled(self) -> int:
+        with self.session() as session:
+            return session.exec(
+                select(func.count())
+                .select_from(EventRow)
+                .where(col(EventRow.handled_at).is_(None), col(EventRow.quarantined_at).is_(None))
+            ).one()
+
+    def next_event_due_at(self) -> datetime | None:
+        """When the earliest event waiting for a retry is due (None: none waits)."""
+        with self.session() as session:
+            return session.exec(
+                select(func.min(EventRow.next_attempt_at)).where(
+                    col(EventRow.handled_at).is_(None),
+                    col(EventRow.quarantined_at).is_(None),
+                    col(EventRow.next_attempt_at).is_not(None),
+                )
+            ).one()
+
+    def fail_event(
+        self, event_id: int, error: str, now: datetime, retry_after: Callable[[int], timedelta]
+    ) -> int:
+        """Count a failed attempt; the event is due again after `retry_after(attempts)`; returns attempts."""
+        with self.session() as session:
+            row = session.get(EventRow, event_id)
+            assert row is not None
+            row.attempts = (row.attempts or 0) + 1
+            row.last_error = error[:500]
+            row.next_attempt_at = now + retry_after(row.attempts)
+            session.add(row)
+            session.commit()
+            return row.attempts
+
+    def quarantine_event(self, event_id: int, error: str, now: datetime) -> None:
+        """Set an event aside: recorded, never handled again unless released."""
+        with self.session() as session:
+            session.exec(
+                update(EventRow)
+                .where(col(EventRow.id) == event_id)
+                .values(quarantined_at=now, last_error=error[:500]),
+                execution_options=NO_SYNC,
+            )
+            session.commit()
+
+    def quarantined_events(self) -> list[QuarantinedEvent]:
+        with self.session() as session:
+            rows = session.exec(
+                select(EventRow).where(col(EventRow.quarantined_at).is_not(None)).order_by(col(EventRow.id))
+            ).all()
+            return [
+                QuarantinedEvent(
+                    id=row.id or 0,
+                    notification_id=row.notification_id,
+                    kind=row.kind,
+                    acct=row.acct,
+                    attempts=row.attempts,
+                    last_error=row.last_error or "",
+                    quarantined_at=row.quarantined_at or row.recorded_at,
+                )
+                for row in rows
+            ]
+
+    def release_event(self, event_id: int) -> bool:
+        """A quarantined event goes back to the queue with a clean slate."""
+        with self.session() as session:
+            result = session.exec(
+                update(EventRow)
+                .where(col(EventRow.id) == event_id, col(EventRow.quarantined_at).is_not(None))
+                .values(quarantined_at=None, attempts=0, next_attempt_at=None),
+                execution_options=NO_SYNC,
+            )
+            session.commit()
+            return bool(result.rowcount)
+
+    def finish_event(self, event_id: int, draft: NewDraft | None, now: datetime) -> int | None:
+        """Save the event's draft (if any) and mark the event handled, in one transaction."""
+        with self.session() as session:
+            draft_id: int | None = None
+            if draft is not None:
+                exists = session.exec(
+                    select(DraftRow.id).where(DraftRow.event_id == event_id, DraftRow.rule == draft.rule)
+                ).first()
+                if exists is None:
+                    row = DraftRow(event_id=event_id, created_at=now, **draft.__dict__)
+                    session.add(row)
+                    session.flush()
+                    draft_id = row.id
+            session.exec(
+                update(EventRow).where(col(EventRow.id) == event_id).values(handled_at=now),
+                execution_options=NO_SYNC,
+            )
+            session.commit()
+            return draft_id

@@ -1,0 +1,152 @@
+"""Store (people): everyone we met, what we noted of them, and how often each side engaged the other."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from bot.model import Account, Person, PersonHistory
+from bot.store.base import StoreBase
+from bot.store.tables import DraftRow, EventRow, InteractionRow, NoteRow, PersonRow
+
+
+def to_person(row: PersonRow) -> Person:
+    return Person(
+        account_id=row.account_id,
+        acct=row.acct,
+        display_name=row.display_name,
+        followers_count=row.followers_count,
+        bot=row.bot,
+        first_seen=row.first_seen,
+        follows_us_since=row.follows_us_since,
+        we_follow=row.we_follow,
+    )
+
+
+# The ledger kinds recorded for each incoming event kind.
+
+
+def update_person(row: PersonRow, account: Account) -> None:
+    """What the latest sighting says of a person wins."""
+    row.acct = account.acct
+    row.display_name = account.display_name
+    row.followers_count = account.followers_count
+    row.bot = account.bot
+
+
+def ours_recorded(session: Session, account_id: str, kind: str, status_id: str) -> bool:
+    """Whether our act `kind` on their status (or ours) is in the ledger already."""
+    found = session.exec(
+        select(InteractionRow.id).where(
+            InteractionRow.status_id == status_id,
+            InteractionRow.account_id == account_id,
+            InteractionRow.direction == "ours",
+            InteractionRow.kind == kind,
+        )
+    ).first()
+    return found is not None
+
+
+class PeoplePart(StoreBase):
+    """People: remembered as they appear, looked up by acct or id, with their notes and history."""
+
+    def _touch_person(self, session: Session, account: Account, now: datetime) -> None:
+        row = session.get(PersonRow, (self.owner, account.id))
+        if row is None:
+            row = PersonRow(owner=self.owner, account_id=account.id, acct=account.acct, first_seen=now)
+        update_person(row, account)
+        session.add(row)
+        session.flush()
+
+    def remember_person(self, account: Account, now: datetime, *, we_follow: bool | None = None) -> None:
+        with self.session() as session:
+            self._touch_person(session, account, now)
+            if we_follow is not None:
+                row = session.get(PersonRow, (self.owner, account.id))
+                assert row is not None
+                row.we_follow = we_follow
+            session.commit()
+
+    def person(self, acct_or_id: str) -> Person | None:
+        with self.session() as session:
+            acct = acct_or_id.lstrip("@")
+            # By id, then the exact acct (indexed), and only then the slow case-insensitive scan.
+            row = (
+                session.get(PersonRow, (self.owner, acct))
+                or session.exec(select(PersonRow).where(PersonRow.acct == acct)).first()
+                or session.exec(select(PersonRow).where(func.lower(PersonRow.acct) == acct.lower())).first()
+            )
+            return to_person(row) if row is not None else None
+
+    def history(self, account_id: str) -> PersonHistory:
+        with self.session() as session:
+            rows = session.exec(
+                select(DraftRow.rule, DraftRow.created_at, DraftRow.template, DraftRow.state).where(
+                    DraftRow.account_id == account_id
+                )
+            ).all()
+            ours = session.exec(
+                select(InteractionRow.id).where(
+                    InteractionRow.account_id == account_id, InteractionRow.direction == "ours"
+                )
+            ).first()
+        last: dict[str, datetime] = {}
+        templates = set()
+        for rule, created_at, template, state in rows:
+            if state in ("rejected", "expired", "failed"):
+                continue
+            if rule not in last or created_at > last[rule]:
+                last[rule] = created_at
+            templates.add(template)
+        return PersonHistory(
+            last_drafted=last, templates_used=frozenset(templates), engaged_before=ours is not None
+        )
+
+    def interaction_counts(self, account_id: str) -> dict[str, dict[str, int]]:
+        with self.session() as session:
+            rows = session.exec(
+                select(InteractionRow.direction, InteractionRow.kind, func.count())
+                .where(InteractionRow.account_id == account_id)
+                .group_by(InteractionRow.direction, InteractionRow.kind)
+            ).all()
+        out: dict[str, dict[str, int]] = {"theirs": {}, "ours": {}}
+        for direction, kind, count in rows:
+            out.setdefault(direction, {})[kind] = count
+        return out
+
+    def add_note(self, account_id: str, text: str, now: datetime) -> None:
+        with self.session() as session:
+            session.add(NoteRow(account_id=account_id, text=text, created_at=now))
+            session.commit()
+
+    def notes(self, account_id: str) -> list[tuple[datetime, str]]:
+        with self.session() as session:
+            rows = session.exec(
+                select(NoteRow.created_at, NoteRow.text)
+                .where(NoteRow.account_id == account_id)
+                .order_by(col(NoteRow.id))
+            ).all()
+            return [(at, text) for at, text in rows]
+
+    def follows_since(self, since: datetime) -> tuple[int, datetime | None]:
+        """How many follows arrived since `since`, and when the first of them came."""
+        with self.session() as session:
+            count, first = session.exec(
+                select(func.count(), func.min(EventRow.created_at)).where(
+                    EventRow.kind == "follow", col(EventRow.created_at) >= since
+                )
+            ).one()
+        return int(count), first
+
+    def biggest_booster_since(self, since: datetime) -> Person | None:
+        """The account with the most followers that boosted one of our posts since `since`."""
+        with self.session() as session:
+            row = session.exec(
+                select(PersonRow)
+                .join(EventRow, col(EventRow.account_id) == col(PersonRow.account_id))
+                .where(EventRow.kind == "reblog", col(EventRow.created_at) >= since)
+                .order_by(col(PersonRow.followers_count).desc())
+            ).first()
+            return to_person(row) if row is not None else None
