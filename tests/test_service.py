@@ -273,3 +273,16 @@ def test_a_store_that_is_no_database_is_one_clear_line_and_exit_2(
         result = frontrow("--config", str(config), *command)
         assert result.returncode == 2, result.stderr
         assert "store.url" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_draft_dm_reaches_every_approver_even_when_their_mentions_fill_half_the_limit(
+    community: Community,
+) -> None:
+    approvers = [community.person(f"approver_with_a_rather_long_name_{n}") for n in range(9)]
+    community.person("asker").api.status_post("@bot are you open on Sundays?")
+    app = community.app(approval={"approvers": [a.username for a in approvers]})
+    app.cycle()
+    for approver in approvers:
+        dms = dms_to(approver, community.bot)
+        assert any("Draft #" in dm for dm in dms), approver.username
+        assert all(len(dm) <= 500 for dm in dms)
