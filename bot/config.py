@@ -15,10 +15,11 @@ import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, time, timedelta, tzinfo
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, Protocol, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import re2  # google-re2: rule regexes run in linear time, so no pattern can hang on a post
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -154,14 +155,80 @@ def _language(value: Any) -> str:
     return text
 
 
+class Pattern(Protocol):
+    """A compiled pattern; ours search in time linear in the text (RE2 has no stubs)."""
+
+    def search(self, text: str) -> object | None: ...
+
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a refused pattern is reported as a config error, not logged by RE2
+_MATCHER = "Frontrow's linear-time matcher"
+_UNSUPPORTED_GROUPS = (  # RE2 says "invalid perl operator: (?=": what the user wrote, in plain words
+    ("(?=", "a look-ahead"),
+    ("(?!", "a look-ahead"),
+    ("(?<=", "a look-behind"),
+    ("(?<!", "a look-behind"),
+    ("(?P=", "a backreference"),
+    ("(?>", "an atomic group"),
+    ("(?(", "a conditional group"),
+    ("(?#", "a comment group"),
+)
+
+
+def compile_regex(pattern: str) -> Pattern:
+    r"""A rule's `regex` on RE2: time linear in the text, whatever the pattern and the post.
+
+    What RE2 cannot take (look-arounds, backreferences, possessive quantifiers, atomic groups...)
+    raises ValueError saying so in plain words. Unlike Python's re: \w, \d, \s and \b are ASCII-only
+    (\p{L} is a letter of any script), `x{,3}` is that text, and `$` is only the end of the text
+    (the posts' plain text never ends in a newline, so that one changes nothing).
+    """
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as exc:
+        raw = exc.args[0] if exc.args else b""
+        reason = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        raise ValueError(_refusal(reason, pattern)) from None
+
+
+def _refusal(reason: str, pattern: str) -> str:
+    """RE2's error message as the config error the user reads."""
+    kind, _, where = reason.partition(": ")
+    if kind == "invalid perl operator":
+        if where == "(?P" and "(?P=" in pattern:  # RE2 names only the "(?P" of "(?P=name)"
+            where = "(?P="
+        for opening, construct in _UNSUPPORTED_GROUPS:
+            if where.startswith(opening):
+                return f"uses {construct}, which {_MATCHER} does not support"
+        last = where[-1:]  # RE2 quotes up to the character it refused: "(?ix", "(?|"
+        if where == "(?P" or (len(where) == 3 and not last.isalnum() and last not in "-:)"):
+            return f'uses the group "{where}", which {_MATCHER} does not support'
+        if last.isalpha() and last not in "imsU":
+            return f'uses the inline flag "{last}", which {_MATCHER} does not support (only i, m and s)'
+    if kind == "invalid escape sequence":
+        if where[1:2].isdigit():
+            return f"uses a backreference ({where}), which {_MATCHER} does not support"
+        if where == "\\Z":
+            return f"uses \\Z, which {_MATCHER} does not support (write \\z for the end of the text)"
+        return f"uses the escape {where}, which {_MATCHER} does not support"
+    if kind == "bad repetition operator" and where.endswith("+"):
+        return f"uses a possessive quantifier ({where}), which {_MATCHER} does not support"
+    if kind == "invalid repetition size":
+        return f"repeats something more than 1000 times ({where}), which {_MATCHER} does not support"
+    if kind.startswith("pattern too large"):
+        return f"is too large for {_MATCHER} (use fewer or smaller repetitions)"
+    return f"is not a valid regular expression: {reason}"
+
+
 def _regex(value: Any) -> Any:
     if value is None:
         return None
     text = _text(value, "the regular expression")
-    try:
-        re.compile(text)
-    except re.error as exc:
-        raise ValueError(f"{_show(text)} is not a valid regular expression: {exc}") from None
+    try:  # on the engine the rules run it on, so what it cannot take is refused here
+        compile_regex(text)
+    except ValueError as exc:
+        raise ValueError(f"{_show(text)} {exc}") from None
     return text
 
 
@@ -417,7 +484,7 @@ class Rule(_Frozen):
     cooldown: OptionalDuration = None  # per person, per rule; None: no cooldown
     contains_any: tuple[Phrase, ...] = ()
     contains_none: tuple[Phrase, ...] = ()
-    regex: Annotated[str | None, BeforeValidator(_regex)] = None  # checked to compile; stored as written
+    regex: Annotated[str | None, BeforeValidator(_regex)] = None  # checked on RE2; stored as written
     languages: tuple[Language, ...] = ()
     min_followers: OptionalCount = None
     max_followers: OptionalCount = None

@@ -1,6 +1,10 @@
 """Configuration: the example loads, the env and path rules hold, and every broken config names its key."""
 
 import copy
+import json
+import os
+import subprocess
+import sys
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
@@ -185,6 +189,9 @@ BROKEN = [
     (broken("rules.0.templates", ["hi {name"]), "rules[0].templates[0]", "brace"),
     (broken("rules.0.templates", ["hi {0}"]), "rules[0].templates[0]", "not a template field"),
     (broken("rules.0.regex", "(unclosed"), "rules[0].regex", "not a valid regular expression"),
+    (broken("rules.1.regex", "how (?=do)"), "rules[1].regex", "uses a look-ahead, which Frontrow's"),
+    (broken("rules.1.regex", r"(a)\1"), "rules[1].regex", "uses a backreference"),
+    (broken("rules.1.regex", 5), "rules[1].regex", "write the regular expression in quotes"),
     (broken("rules.0.visibility", "followers"), "rules[0].visibility", "is not a visibility"),
     (
         broken("rules.0.visibility_in", ["public", "everyone"]),
@@ -229,6 +236,62 @@ BROKEN = [
 def test_broken_config_names_the_key(data: dict[str, Any], key: str, words: str) -> None:
     errors = errors_of(data)
     assert any(line.startswith(key) and words in line for line in errors), errors
+
+
+NOT_LINEAR = "which Frontrow's linear-time matcher does not support"
+UNSUPPORTED_REGEXES = [
+    # (pattern, what the one error says of it)
+    (r"(\w+) \1", f"uses a backreference (\\1), {NOT_LINEAR}"),
+    ("(?P<word>a)(?P=word)", f"uses a backreference, {NOT_LINEAR}"),
+    ("how (?=do)", f"uses a look-ahead, {NOT_LINEAR}"),
+    ("how (?!not)", f"uses a look-ahead, {NOT_LINEAR}"),
+    ("(?<=@)bot", f"uses a look-behind, {NOT_LINEAR}"),
+    ("(?<!no )thanks", f"uses a look-behind, {NOT_LINEAR}"),
+    ("a*+b", f"uses a possessive quantifier (*+), {NOT_LINEAR}"),
+    ("a{2}+", f"uses a possessive quantifier ({{2}}+), {NOT_LINEAR}"),
+    ("(?>a|ab)c", f"uses an atomic group, {NOT_LINEAR}"),
+    ("(a)?(?(1)b|c)", f"uses a conditional group, {NOT_LINEAR}"),
+    ("(?x) how do", f'uses the inline flag "x", {NOT_LINEAR} (only i, m and s)'),
+    ("done\\Z", f"uses \\Z, {NOT_LINEAR} (write \\z for the end of the text)"),
+    ("a{1001}", f"repeats something more than 1000 times ({{1001}}), {NOT_LINEAR}"),
+    ("(?i", "is not a valid regular expression: invalid perl operator: (?i"),
+    ("(unclosed", "is not a valid regular expression: missing ): (unclosed"),
+    ("[z-a]", "is not a valid regular expression: invalid character class range: z-a"),
+]
+
+
+@pytest.mark.parametrize(("pattern", "why"), UNSUPPORTED_REGEXES)
+def test_a_regex_the_linear_time_matcher_cannot_take_is_one_clear_error(pattern: str, why: str) -> None:
+    # rules[N] counts the [[rules]] tables in file order from 0, as every rule error does.
+    assert errors_of(broken("rules.1.regex", pattern)) == [f"rules[1].regex: {json.dumps(pattern)} {why}"]
+
+
+@pytest.mark.parametrize(
+    "pattern", [r"\bv\d+\.\d+\b", "(?i)how do (i|you)", r"^\p{L}+[!?.]*\z", "(?m)^thanks", "(a|aa)+$"]
+)
+def test_a_regex_the_linear_time_matcher_takes_is_stored_as_written(pattern: str) -> None:
+    assert settings_from_dict(broken("rules.1.regex", pattern)).rules[1].regex == pattern
+
+
+def test_check_config_names_an_unsupported_regex_in_one_line(tmp_path: Path) -> None:
+    """The real process: exit 2, the one message on stderr, nothing from the regex engine itself."""
+    text = EXAMPLE.read_text()
+    assert 'contains_any = ["?"]\n' in text
+    path = tmp_path / "config.toml"
+    path.write_text(text.replace('contains_any = ["?"]\n', 'contains_any = ["?"]\nregex = "how (?=do)"\n', 1))
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(path), "check-config"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "FRONTROW_CONFIG": ""},
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"{path}: the config has 1 error(s):",
+        f'  rules[1].regex: "how (?=do)" uses a look-ahead, {NOT_LINEAR}',
+    ]
 
 
 def test_secret_is_not_echoed_in_errors() -> None:

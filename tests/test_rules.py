@@ -7,6 +7,7 @@ no store, no clock.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -262,6 +263,72 @@ def test_follow_events_have_no_text_for_contains_any() -> None:
 def test_phrase_words_may_be_separated_by_any_whitespace(gap: str) -> None:
     rules = compiled(rule("r", contains_none=["buy now"]))
     assert match(rules, event("mention", f"BUY{gap}NOW, cheap"), context()) is None
+
+
+# A regex runs on RE2, in time linear in the post: these return at once where Python's re never does.
+@pytest.mark.parametrize("length", [60, 10_000])
+def test_a_catastrophic_regex_still_gives_a_decision_on_a_long_post(length: int) -> None:
+    rules = compiled(rule("greedy", regex="(a|aa)+$"), rule("fallback"))
+    assert drafted_rule(rules, event("mention", "a" * length + "!")) == "fallback"
+    assert drafted_rule(rules, event("mention", "a" * length)) == "greedy"
+    assert explain(rules, event("mention", "a" * length + "!"), context())[0] == (
+        "greedy",
+        "the text does not match regex",
+    )
+
+
+def test_a_regex_is_case_sensitive_unless_it_says_otherwise() -> None:
+    assert drafted_rule(compiled(rule("r", regex="how do (i|you)")), event("mention", "How do I?")) is None
+    assert drafted_rule(compiled(rule("r", regex="(?i)how do (i|you)")), event("mention", "How do I?")) == "r"
+
+
+def test_a_regex_class_shorthand_is_ascii_and_unicode_classes_are_spelled_out() -> None:
+    # RE2's \d, \w, \s and \b are ASCII-only (README); \p{...} names a Unicode class.
+    assert drafted_rule(compiled(rule("r", regex=r"\d")), event("mention", "٣")) is None
+    assert drafted_rule(compiled(rule("r", regex=r"\p{Nd}")), event("mention", "٣")) == "r"
+    assert drafted_rule(compiled(rule("r", regex=r"^\p{L}+$")), event("mention", "Grüße")) == "r"
+
+
+def test_a_template_opening_after_several_fields_is_checked_in_linear_time() -> None:
+    # With Python's backtracking this took time cubic in the post: seconds for one 500-character post.
+    templates = ("{name} {username} {acct}: welcome!", "Glad you're here, {name}!")
+    rules = compiled(rule("thanks", on="follow", templates=templates))
+    long_post = "Thanks for the follow, I hope you enjoy the posts about gardening and code. " * 130
+    long_posts = frozenset({long_post, " " * 10_000})
+    assert templates_chosen(rules, context(recent_posts=long_posts)) == set(templates)
+    just_posted = frozenset({"Ada Lovelace ada ada@example.social: welcome!"})
+    assert templates_chosen(rules, context(recent_posts=just_posted)) == {templates[1]}
+
+
+def _regex_grammar() -> st.SearchStrategy[str]:
+    """Small patterns that mean the same in Python's re and in RE2: literals, classes, |, *, +, ?."""
+    atoms = st.one_of(
+        st.sampled_from("abcAB é.-1").map(re.escape),
+        st.sampled_from(["[ab]", "[^a]", "[a-c]", "[A-Z]", r"[\d]", ".", r"\d", "^", "$"]),
+    )
+    return st.recursive(
+        atoms,
+        lambda inner: st.one_of(
+            st.lists(inner, min_size=2, max_size=3).map("".join),
+            st.tuples(inner, inner).map(lambda pair: f"(?:{pair[0]}|{pair[1]})"),
+            st.tuples(inner, st.sampled_from("*+?")).map(lambda rep: f"(?:{rep[0]}){rep[1]}"),
+            st.tuples(inner, st.sampled_from("*+?")).map(lambda rep: f"({rep[0]}){rep[1]}?"),
+        ),
+        max_leaves=8,
+    )
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    pattern=_regex_grammar(),
+    flags=st.sampled_from(["", "(?i)"]),
+    # The posts' plain text is stripped: it never ends in a newline (where Python's `$` differs).
+    text=st.text("aAbBcC é.É-1\nſK", max_size=24).map(lambda text: text.rstrip("\n")),
+)
+def test_a_regex_condition_agrees_with_pythons_re(pattern: str, flags: str, text: str) -> None:
+    rules = compiled(rule("r", regex=flags + pattern))
+    expected = re.search(flags + pattern, text) is not None
+    assert (drafted_rule(rules, event("mention", text)) == "r") is expected
 
 
 # --- 3. order ----------------------------------------------------------------------------------

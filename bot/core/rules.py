@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import re2  # RE2's own escaping, for the template openings matched on RE2
+
+from bot.config import Pattern, compile_regex
 from bot.model import Event, NewDraft, PersonHistory, StatusEvent, narrower_visibility
 from bot.text import clean_name, defang, status_length, truncate_to
 
@@ -28,7 +31,7 @@ class Rule:
     cooldown: timedelta | None = None
     contains_any: tuple[re.Pattern[str], ...] = ()
     contains_none: tuple[re.Pattern[str], ...] = ()
-    regex: re.Pattern[str] | None = None
+    regex: Pattern | None = None
     languages: tuple[str, ...] = ()
     min_followers: int | None = None
     max_followers: int | None = None
@@ -61,13 +64,14 @@ class Context:
 
 def phrase_pattern(phrase: str) -> re.Pattern[str]:
     """Case-insensitive phrase match: any whitespace between its words, word boundaries at word edges."""
+    # Linear in the post: escaped words, and each \s+ is followed by a word that cannot start with a space.
     words = phrase.split()
     return re.compile(_edged(r"\s+".join(map(re.escape, words)), words[0], words[-1]), re.IGNORECASE)
 
 
-def _edged(pattern: str, first: str, last: str) -> str:
-    left = r"(?<!\w)" if first[:1].isalnum() else ""
-    right = r"(?!\w)" if last[-1:].isalnum() else ""
+def _edged(pattern: str, first: str, last: str, edges: tuple[str, str] = (r"(?<!\w)", r"(?!\w)")) -> str:
+    left = edges[0] if first[:1].isalnum() else ""
+    right = edges[1] if last[-1:].isalnum() else ""
     return left + pattern + right
 
 
@@ -82,7 +86,7 @@ def compile_rules(configured: Sequence[Any]) -> tuple[Rule, ...]:
             cooldown=r.cooldown,
             contains_any=tuple(phrase_pattern(p) for p in r.contains_any if p),
             contains_none=tuple(phrase_pattern(p) for p in r.contains_none if p),
-            regex=re.compile(r.regex) if r.regex else None,
+            regex=compile_regex(r.regex) if r.regex else None,
             languages=tuple(lang.lower() for lang in r.languages),
             min_followers=r.min_followers,
             max_followers=r.max_followers,
@@ -200,8 +204,13 @@ def _posted_lately(template: str, recent: frozenset[str]) -> bool:
     return opening is not None and any(opening.search(post) for post in recent)
 
 
+# RE2 has no look-arounds: a word edge takes up the non-word character beside it (or the text's end),
+# which is the same test for a search. [\p{L}\p{N}_] is Python's \w on every character Python knows.
+_RE2_EDGES = (r"(?:\A|[^\p{L}\p{N}_])", r"(?:[^\p{L}\p{N}_]|\z)")
+
+
 @functools.lru_cache(maxsize=1024)  # templates are few and fixed by the config
-def _opening_pattern(template: str) -> re.Pattern[str] | None:
+def _opening_pattern(template: str) -> Pattern | None:
     """The template's opening up to its first words, fields as wildcards, on whole words (None: no words)."""
     pieces: list[str | None] = []  # literal text, or None for a field
     for literal, field_name, _, _ in string.Formatter().parse(template):
@@ -218,8 +227,9 @@ def _opening_pattern(template: str) -> re.Pattern[str] | None:
         pieces[0] = first = first.lstrip()
     assert last is not None  # the loop only stops on a literal with words
     pieces[-1] = last = last.rstrip() if len(pieces) > 1 else (first or "").rstrip()
-    pattern = "".join(".+?" if piece is None else re.escape(piece) for piece in pieces)
-    return re.compile(_edged(pattern, first or "", last))
+    # On RE2: with fields in a row (".+ .+: hi"), backtracking took time cubic in the post's length.
+    pattern = "".join(".+" if piece is None else re2.escape(piece) for piece in pieces)
+    return compile_regex(_edged(pattern, first or "", last, _RE2_EDGES))
 
 
 def render(rule: Rule, event: Event, ctx: Context) -> NewDraft:
