@@ -14,6 +14,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlmodel import SQLModel
 
+from bot.model import Account, Follow, event_to_json
 from bot.store import Store
 from tests.conftest import to_toml
 
@@ -94,3 +95,49 @@ def test_a_store_made_before_migrations_is_adopted_without_losing_data(store_url
     assert store.get_cursor() == "42"
     store.claim("bot@example.social", "https://example.social", "token", datetime.now(UTC))
     assert store.get_cursor() == "42"  # the first account to start adopts the rows
+
+
+def test_events_of_a_store_at_0004_gain_attempts_and_stay_due(store_url: str) -> None:
+    fan = Account(id="a1", acct="fan", username="fan")
+    payload = event_to_json(Follow(id="n1", created_at=datetime(2026, 3, 1, 12, 0, tzinfo=UTC), account=fan))
+    engine = create_engine(store_url)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0004")
+        connection.execute(
+            text(
+                "INSERT INTO events (owner, notification_id, kind, account_id, acct, payload,"
+                " created_at, recorded_at)"
+                " VALUES ('bot@example.social', 'n1', 'follow', 'a1', 'fan', :payload, :now, :now)"
+            ),
+            {"now": datetime(2026, 3, 1, 12, 0), "payload": payload},
+        )
+    engine.dispose()
+    store = Store(store_url, owner="bot@example.social")
+    store.upgrade()
+    now = datetime(2026, 3, 1, 12, 5, tzinfo=UTC)
+    ((event_id, event),) = store.unhandled_events(now=now)
+    assert event.id == "n1" and store.next_event_due_at() is None
+    with store.engine.connect() as connection:
+        assert connection.execute(text("SELECT attempts FROM events")).scalar() == 0
+    assert store.fail_event(event_id, "boom", now, now) == 1
+
+    with store.engine.begin() as connection:  # and back: 0004 knows nothing of attempts
+        command.downgrade(alembic_config(connection), "0004")
+        assert "attempts" not in {c["name"] for c in inspect(connection).get_columns("events")}
+    store.upgrade()
+    assert [e.id for _, e in store.unhandled_events(now=now)] == ["n1"]
+    store.close()
+
+
+def test_an_unversioned_store_with_accounts_is_adopted_before_event_attempts(store_url: str) -> None:
+    engine = create_engine(store_url)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0004")
+        connection.execute(text("DROP TABLE alembic_version"))
+    engine.dispose()
+    store = Store(store_url)
+    store.upgrade()
+    with store.engine.connect() as connection:
+        assert "attempts" in {c["name"] for c in inspect(connection).get_columns("events")}
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+    store.close()

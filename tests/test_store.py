@@ -8,8 +8,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import event
 
-from bot.store import Store
+from bot.model import Account, DirectCommand, Event, Follow, Mention, Status
+from bot.store import QuarantinedEvent, Store
 from bot.store.state import (
     CURSOR,
     EXPIRED_UNTOLD,
@@ -29,6 +31,8 @@ from bot.store.state import (
 )
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+FAN = Account(id="7", acct="fan@elsewhere.example", username="fan", display_name="Fan")
+ALICE = Account(id="2", acct="alice", username="alice", display_name="Alice")
 
 
 @pytest.fixture
@@ -151,3 +155,146 @@ def test_each_account_sharing_a_store_has_its_own_state(store: Store, store_url:
         assert store.get(UNHEALTHY) is None and other.get(UNHEALTHY) == "another reason"
     finally:
         other.close()
+
+
+# --- event attempts and quarantine --------------------------------------------------------------
+
+
+def follow(n: int) -> Follow:
+    return Follow(id=f"n{n}", created_at=NOW - timedelta(minutes=60 - n), account=FAN)
+
+
+def mention(n: int) -> Mention:
+    status = Status(id=f"s{n}", text="@bot how does this work?", visibility="public")
+    return Mention(id=f"n{n}", created_at=NOW - timedelta(minutes=60 - n), account=FAN, status=status)
+
+
+def command(n: int) -> DirectCommand:
+    status = Status(id=f"s{n}", text="@bot ok 1", visibility="direct")
+    return DirectCommand(id=f"n{n}", created_at=NOW - timedelta(minutes=60 - n), account=ALICE, status=status)
+
+
+def record(store: Store, *events: Event) -> dict[str, int]:
+    """Record `events`; their store ids by notification id."""
+    assert store.record_events(events, NOW, cursor=events[-1].id) == len(events)
+    return {event.id: event_id for event_id, event in store.unhandled_events()}
+
+
+def ids(pairs: list[tuple[int, Event]]) -> list[str]:
+    return [event.id for _, event in pairs]
+
+
+def test_the_old_call_still_gives_every_unhandled_event_oldest_first(store: Store) -> None:
+    got = record(store, follow(1), mention(2), command(3))
+    assert list(got) == ["n1", "n2", "n3"]
+    assert store.get_cursor() == "n3"
+    assert [type(event) for _, event in store.unhandled_events()] == [Follow, Mention, DirectCommand]
+    assert ids(store.unhandled_events(2)) == ["n1", "n2"]
+    store.finish_event(got["n1"], None, NOW)
+    assert ids(store.unhandled_events()) == ["n2", "n3"] and store.count_unhandled() == 2
+
+
+def test_commands_have_a_lane_of_their_own(store: Store) -> None:
+    record(store, follow(1), command(2), mention(3), command(4))
+    assert ids(store.unhandled_events(now=NOW, kinds=("command",))) == ["n2", "n4"]
+    assert ids(store.unhandled_events(now=NOW, exclude_kinds=("command",))) == ["n1", "n3"]
+    assert ids(store.unhandled_events(1, now=NOW, exclude_kinds=("command",))) == ["n1"]
+    assert store.has_unhandled_events(NOW, kinds=("command",))
+    assert not store.has_unhandled_events(NOW, kinds=("reblog",))
+
+
+def test_a_failed_event_waits_for_its_retry_and_counts_its_attempts(store: Store) -> None:
+    got = record(store, mention(1), follow(2))
+    first = got["n1"]
+    assert store.next_event_due_at() is None
+    assert store.fail_event(first, "RuntimeError: a bug in a rule", NOW, NOW + timedelta(seconds=30)) == 1
+    assert ids(store.unhandled_events(now=NOW)) == ["n2"]  # the other event is not held up
+    assert ids(store.unhandled_events()) == ["n1", "n2"]  # without `now`: every waiting one
+    assert store.next_event_due_at() == NOW + timedelta(seconds=30)
+    assert store.count_unhandled() == 2
+    later = NOW + timedelta(seconds=30)
+    assert ids(store.unhandled_events(now=later)) == ["n1", "n2"]  # due again, still first in line
+
+    def backoff(attempts: int) -> timedelta:
+        return timedelta(minutes=2) * attempts
+
+    assert store.fail_event(first, "x" * 2000, later, backoff) == 2
+    assert store.next_event_due_at() == later + timedelta(minutes=4)
+    assert not store.has_unhandled_events(later, kinds=("mention",))
+    assert store.has_unhandled_events(later + timedelta(minutes=4), kinds=("mention",))
+    store.quarantine_event(first, "x" * 2000, later)
+    (quarantined,) = store.quarantined_events()
+    assert len(quarantined.last_error) == 500 and quarantined.attempts == 2
+
+
+def test_handled_and_quarantined_events_are_no_longer_due(store: Store) -> None:
+    got = record(store, mention(1), follow(2))
+    store.fail_event(got["n1"], "boom", NOW, NOW + timedelta(seconds=30))
+    store.finish_event(got["n2"], None, NOW)
+    store.quarantine_event(got["n1"], "boom, three times", NOW)
+    later = NOW + timedelta(hours=1)
+    assert store.unhandled_events(now=later) == [] and store.unhandled_events() == []
+    assert not store.has_unhandled_events(later)
+    assert store.next_event_due_at() is None and store.count_unhandled() == 0
+    assert store.count_events() == 2  # kept, for the record
+
+
+def test_a_quarantined_event_is_listed_and_can_be_released(store: Store) -> None:
+    got = record(store, follow(1), mention(2))
+    for attempt in range(3):
+        store.fail_event(got["n2"], f"RuntimeError: attempt {attempt}", NOW, NOW + timedelta(minutes=1))
+    store.quarantine_event(got["n2"], "RuntimeError: attempt 2", NOW + timedelta(seconds=5))
+    assert store.quarantined_events() == [
+        QuarantinedEvent(
+            id=got["n2"],
+            notification_id="n2",
+            kind="mention",
+            acct="fan@elsewhere.example",
+            attempts=3,
+            last_error="RuntimeError: attempt 2",
+            quarantined_at=NOW + timedelta(seconds=5),
+        )
+    ]
+    assert not store.release_event(got["n1"])  # not set aside: nothing to release
+    assert store.release_event(got["n2"])
+    assert store.quarantined_events() == []
+    assert ids(store.unhandled_events(now=NOW)) == ["n1", "n2"]  # due at once, no backoff left
+    assert store.fail_event(got["n2"], "again", NOW, NOW) == 1  # attempts start over
+
+
+def test_attempts_belong_to_the_account_whose_event_it_is(store: Store, store_url: str) -> None:
+    got = record(store, mention(1))
+    other = Store(store_url, owner="shop@example.social")
+    try:
+        other.record_events([mention(1)], NOW)  # the same notification id, another account
+        store.quarantine_event(got["n1"], "boom", NOW)
+        assert ids(other.unhandled_events(now=NOW)) == ["n1"] and other.quarantined_events() == []
+        (theirs,) = other.unhandled_events()
+        assert not store.release_event(theirs[0]) or theirs[0] == got["n1"]
+        assert other.count_unhandled() == 1 and store.count_unhandled() == 0
+    finally:
+        other.close()
+
+
+def test_failing_an_event_that_is_not_there_says_so(store: Store) -> None:
+    with pytest.raises(LookupError):
+        store.fail_event(12345, "boom", NOW, NOW)
+
+
+def test_is_anything_due_is_one_indexed_read(store: Store, store_url: str) -> None:
+    if not store_url.startswith("sqlite"):
+        pytest.skip("the plan is read from SQLite's EXPLAIN QUERY PLAN")
+    record(store, follow(1), command(2))
+    statements: list[tuple[str, Any]] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    assert store.has_unhandled_events(NOW)
+    event.remove(store.engine, "before_cursor_execute", seen)
+    ((statement, parameters),) = statements
+    assert "LIMIT" in statement
+    with store.engine.connect() as connection:
+        plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+    assert any("USING INDEX ix_events_owner_unhandled" in str(row) for row in plan), plan

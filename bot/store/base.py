@@ -132,7 +132,16 @@ class StoreBase:
             if tables.has_table("drafts") and not tables.has_table("alembic_version"):
                 # A store from before migrations: its tables match the revision its columns show.
                 columns = {column["name"] for column in tables.get_columns("drafts")}
-                made_at = "head" if "owner" in columns else "0002" if "sending_at" in columns else "0001"
+                columns |= {column["name"] for column in tables.get_columns("events")}
+                made_at = (
+                    "0005"
+                    if "attempts" in columns
+                    else "0004"
+                    if "owner" in columns
+                    else "0002"
+                    if "sending_at" in columns
+                    else "0001"
+                )
                 command.stamp(config, made_at)
             command.upgrade(config, "head")
 

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
@@ -133,21 +134,14 @@ class EventsPart(StoreBase):
         kinds: Sequence[str] | None = None,
         exclude_kinds: Sequence[str] | None = None,
     ) -> list[tuple[int, Event]]:
-        """Recorded events not handled yet, not set aside and due by `now`, oldest first.
+        """Recorded events not handled yet and not quarantined, oldest first, as (event id, event).
 
-        `kinds` selects a lane (the approvers' commands), `exclude_kinds` the rest.
+        With `now`, only those due by then (never failed, or their retry time has come); without it,
+        every waiting one. `kinds=("command",)` is the approvers' lane, `exclude_kinds=("command",)`
+        everything else.
         """
         with self.session() as session:
-            query = select(EventRow.id, EventRow.payload).where(
-                col(EventRow.handled_at).is_(None), col(EventRow.quarantined_at).is_(None)
-            )
-            if now is not None:
-                due = col(EventRow.next_attempt_at)
-                query = query.where(due.is_(None) | (due <= now))
-            if kinds is not None:
-                query = query.where(col(EventRow.kind).in_(tuple(kinds)))
-            if exclude_kinds is not None:
-                query = query.where(col(EventRow.kind).notin_(tuple(exclude_kinds)))
+            query = _waiting(select(EventRow.id, EventRow.payload), now, kinds, exclude_kinds)
             rows = session.exec(query.order_by(col(EventRow.id)).limit(limit)).all()
         out = []
         for row_id, payload in rows:
@@ -155,41 +149,53 @@ class EventsPart(StoreBase):
             out.append((row_id, event_from_json(payload)))
         return out
 
-    def count_unhandled(self) -> int:
+    def has_unhandled_events(
+        self,
+        now: datetime,
+        *,
+        kinds: Sequence[str] | None = None,
+        exclude_kinds: Sequence[str] | None = None,
+    ) -> bool:
+        """Whether any event is due by `now` (as `unhandled_events` would give): one indexed LIMIT 1 read."""
         with self.session() as session:
-            return session.exec(
-                select(func.count())
-                .select_from(EventRow)
-                .where(col(EventRow.handled_at).is_(None), col(EventRow.quarantined_at).is_(None))
-            ).one()
+            query = _waiting(select(EventRow.id), now, kinds, exclude_kinds)
+            return session.exec(query.limit(1)).first() is not None
+
+    def count_unhandled(self) -> int:
+        """Events not handled yet and not quarantined, due or waiting for a retry."""
+        with self.session() as session:
+            return session.exec(_waiting(select(func.count()).select_from(EventRow), None, None, None)).one()
 
     def next_event_due_at(self) -> datetime | None:
-        """When the earliest event waiting for a retry is due (None: none waits)."""
+        """The earliest retry time among unhandled, unquarantined events (None: no event waits for one)."""
         with self.session() as session:
             return session.exec(
-                select(func.min(EventRow.next_attempt_at)).where(
-                    col(EventRow.handled_at).is_(None),
-                    col(EventRow.quarantined_at).is_(None),
-                    col(EventRow.next_attempt_at).is_not(None),
+                _waiting(select(func.min(EventRow.next_attempt_at)), None, None, None).where(
+                    col(EventRow.next_attempt_at).is_not(None)
                 )
             ).one()
 
     def fail_event(
-        self, event_id: int, error: str, now: datetime, retry_after: Callable[[int], timedelta]
+        self, event_id: int, error: str, now: datetime, retry_at: datetime | Callable[[int], timedelta]
     ) -> int:
-        """Count a failed attempt; the event is due again after `retry_after(attempts)`; returns attempts."""
+        """Count one failed attempt and keep `error` (cut to 500 characters); returns the attempts so far.
+
+        The event is not handed out again before `retry_at`: a moment, or a backoff that is given the
+        new attempt count (`retry_at(attempts)` after `now`).
+        """
         with self.session() as session:
             row = session.get(EventRow, event_id)
-            assert row is not None
+            if row is None:
+                raise LookupError(f"no event {event_id} in the store")
             row.attempts = (row.attempts or 0) + 1
             row.last_error = error[:500]
-            row.next_attempt_at = now + retry_after(row.attempts)
+            row.next_attempt_at = retry_at if isinstance(retry_at, datetime) else now + retry_at(row.attempts)
             session.add(row)
             session.commit()
             return row.attempts
 
     def quarantine_event(self, event_id: int, error: str, now: datetime) -> None:
-        """Set an event aside: recorded, never handled again unless released."""
+        """Set an event aside: kept, never handed out again unless `release_event` lets it back."""
         with self.session() as session:
             session.exec(
                 update(EventRow)
@@ -200,25 +206,34 @@ class EventsPart(StoreBase):
             session.commit()
 
     def quarantined_events(self) -> list[QuarantinedEvent]:
+        """The events set aside, oldest first (for `frontrow events --quarantined`)."""
         with self.session() as session:
             rows = session.exec(
-                select(EventRow).where(col(EventRow.quarantined_at).is_not(None)).order_by(col(EventRow.id))
+                select(EventRow)
+                .where(col(EventRow.handled_at).is_(None), col(EventRow.quarantined_at).is_not(None))
+                .order_by(col(EventRow.id))
             ).all()
-            return [
-                QuarantinedEvent(
-                    id=row.id or 0,
-                    notification_id=row.notification_id,
-                    kind=row.kind,
-                    acct=row.acct,
-                    attempts=row.attempts,
-                    last_error=row.last_error or "",
-                    quarantined_at=row.quarantined_at or row.recorded_at,
+            out = []
+            for row in rows:
+                assert row.id is not None and row.quarantined_at is not None
+                out.append(
+                    QuarantinedEvent(
+                        id=row.id,
+                        notification_id=row.notification_id,
+                        kind=row.kind,
+                        acct=row.acct,
+                        attempts=row.attempts,
+                        last_error=row.last_error or "",
+                        quarantined_at=row.quarantined_at,
+                    )
                 )
-                for row in rows
-            ]
+            return out
 
     def release_event(self, event_id: int) -> bool:
-        """A quarantined event goes back to the queue with a clean slate."""
+        """A quarantined event is due again now, with no attempts counted; False when it was not set aside.
+
+        Its last error stays for the record until the next failure replaces it.
+        """
         with self.session() as session:
             result = session.exec(
                 update(EventRow)
@@ -248,3 +263,18 @@ class EventsPart(StoreBase):
             )
             session.commit()
             return draft_id
+
+
+def _waiting(
+    query: Any, now: datetime | None, kinds: Sequence[str] | None, exclude_kinds: Sequence[str] | None
+) -> Any:
+    """`query` narrowed to events not handled and not quarantined, due by `now`, in the lane asked for."""
+    query = query.where(col(EventRow.handled_at).is_(None), col(EventRow.quarantined_at).is_(None))
+    if now is not None:
+        due = col(EventRow.next_attempt_at)
+        query = query.where(due.is_(None) | (due <= now))
+    if kinds is not None:
+        query = query.where(col(EventRow.kind).in_(tuple(kinds)))
+    if exclude_kinds is not None:
+        query = query.where(col(EventRow.kind).notin_(tuple(exclude_kinds)))
+    return query

@@ -38,7 +38,8 @@ class EventRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("owner", "notification_id", name="uq_events_notification"),
         Index("ix_events_owner_kind_created", "owner", "kind", "created_at"),  # follows in a spike window
-        Index("ix_events_owner_unhandled", "owner", "handled_at", "kind", "id"),  # the dispatcher's lanes
+        # The dispatcher's lanes (unhandled, not quarantined, of a kind, oldest first) and the quarantine.
+        Index("ix_events_owner_unhandled", "owner", "handled_at", "quarantined_at", "kind", "id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
@@ -52,10 +53,10 @@ class EventRow(SQLModel, table=True):
     recorded_at: datetime = _ts()
     handled_at: datetime | None = _ts(index=True)
     payload: str
-    # A failing event is retried with backoff, then quarantined: recorded, never drafted.
-    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-    next_attempt_at: datetime | None = _ts()
-    last_error: str | None = None
+    # A failing event is retried with backoff, then quarantined: kept, never handled unless released.
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # failed attempts so far
+    next_attempt_at: datetime | None = _ts()  # not handed out again before this (None: due now)
+    last_error: str | None = None  # the last failure, one line, at most 500 characters
     quarantined_at: datetime | None = _ts()
 
 

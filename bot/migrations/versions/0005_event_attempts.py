@@ -21,9 +21,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("next_attempt_at", sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column("last_error", sa.String(), nullable=True))
         batch_op.add_column(sa.Column("quarantined_at", sa.DateTime(), nullable=True))
-        # The dispatcher's lanes: unhandled events of one kind (commands) or the rest, oldest first.
+        # The dispatcher's lanes (unhandled, not quarantined, of one kind or the rest, oldest first), and
+        # the quarantine: quarantined events are never handled, so the same index finds them.
         batch_op.create_index(
-            "ix_events_owner_unhandled", ["owner", "handled_at", "kind", "id"], unique=False
+            "ix_events_owner_unhandled",
+            ["owner", "handled_at", "quarantined_at", "kind", "id"],
+            unique=False,
         )
 
 
