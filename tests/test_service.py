@@ -110,6 +110,10 @@ def test_a_hanging_rule_regex_does_not_block_the_approvers(community: Community)
     community.approver.api.status_post("@bot pause", visibility="direct")
     app.cycle()
     assert app.store.is_paused()
+    # And once resumed, the pattern runs in linear time: the event is handled, not stuck.
+    community.approver.api.status_post("@bot resume", visibility="direct")
+    app.cycle()
+    assert app.store.count_unhandled() == 0
 
 
 def test_a_paused_backlog_of_620_answers_resume_in_one_round_then_drafts(community: Community) -> None:
