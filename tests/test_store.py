@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import random
+import sqlite3
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.model import Account, DirectCommand, Event, Follow, Mention, Status
-from bot.store import QuarantinedEvent, Store
+from bot.store import EventRow, QuarantinedEvent, Store, StoreError, StoreOpenError
 from bot.store.state import (
     CURSOR,
     EXPIRED_UNTOLD,
@@ -29,6 +34,7 @@ from bot.store.state import (
     UNHEALTHY,
     Key,
 )
+from tests.conftest import PG_URL
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 FAN = Account(id="7", acct="fan@elsewhere.example", username="fan", display_name="Fan")
@@ -98,8 +104,8 @@ def test_values_written_by_the_string_keys_of_earlier_versions_read_the_same(sto
         "our_posts_synced_at": NOW.isoformat(),
         "our_posts_backfill_before": "",  # the backfill reached the window's start
     }
-    for name, text in written_before.items():
-        store.set_state(name, text)
+    for name, value in written_before.items():
+        store.set_state(name, value)
     assert store.get(CURSOR) == store.get_cursor() == "42"
     assert store.get(PAUSED) is True and store.is_paused()
     assert store.get(HEARTBEAT) == store.last_beat() == NOW
@@ -263,15 +269,18 @@ def test_a_quarantined_event_is_listed_and_can_be_released(store: Store) -> None
 
 
 def test_attempts_belong_to_the_account_whose_event_it_is(store: Store, store_url: str) -> None:
-    got = record(store, mention(1))
+    ours = record(store, mention(1))["n1"]
     other = Store(store_url, owner="shop@example.social")
     try:
         other.record_events([mention(1)], NOW)  # the same notification id, another account
-        store.quarantine_event(got["n1"], "boom", NOW)
-        assert ids(other.unhandled_events(now=NOW)) == ["n1"] and other.quarantined_events() == []
-        (theirs,) = other.unhandled_events()
-        assert not store.release_event(theirs[0]) or theirs[0] == got["n1"]
-        assert other.count_unhandled() == 1 and store.count_unhandled() == 0
+        ((theirs, _),) = other.unhandled_events()
+        store.quarantine_event(ours, "boom", NOW)
+        other.quarantine_event(ours, "not theirs to set aside", NOW)
+        assert [q.id for q in store.quarantined_events()] == [ours]
+        assert other.quarantined_events() == [] and ids(other.unhandled_events(now=NOW)) == ["n1"]
+        other.quarantine_event(theirs, "boom", NOW)
+        assert not store.release_event(theirs) and store.count_unhandled() == 0
+        assert other.release_event(theirs) and other.count_unhandled() == 1
     finally:
         other.close()
 
@@ -298,3 +307,204 @@ def test_is_anything_due_is_one_indexed_read(store: Store, store_url: str) -> No
     with store.engine.connect() as connection:
         plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
     assert any("USING INDEX ix_events_owner_unhandled" in str(row) for row in plan), plan
+
+
+# --- errors that say what broke -----------------------------------------------------------------
+
+
+def one_line(error: StoreError) -> str:
+    """The message, checked to be what an operator can read: one line, no SQL."""
+    message = str(error)
+    assert "\n" not in message and "SELECT" not in message and "INSERT" not in message, message
+    return message
+
+
+def open_fails(url: str) -> str:
+    with pytest.raises(StoreOpenError) as caught:
+        Store.open(url)
+    message = one_line(caught.value)
+    assert message.startswith("store.url: "), message
+    return message
+
+
+def test_opening_a_good_store_migrates_it(store_url: str) -> None:
+    opened = Store.open(store_url)
+    try:
+        assert opened.count_events() == 0 and opened.quarantined_events() == []
+    finally:
+        opened.close()
+
+
+def test_a_file_that_is_no_database_is_one_clear_line(tmp_path: Path) -> None:
+    garbage = tmp_path / "frontrow.db"
+    garbage.write_bytes(random.Random(7).randbytes(64 * 1024))
+    assert "file is not a database" in open_fails(f"sqlite:///{garbage}")
+    assert garbage.read_bytes()[:16] != b"SQLite format 3\x00"  # left as it was
+
+
+def test_a_folder_that_does_not_exist_is_named(tmp_path: Path) -> None:
+    message = open_fails(f"sqlite:///{tmp_path / 'nowhere' / 'frontrow.db'}")
+    assert f"{tmp_path / 'nowhere'} does not exist" in message
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_folder_in_place_of_the_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "frontrow.db").mkdir()
+    assert f"{tmp_path / 'frontrow.db'} is a folder" in open_fails(f"sqlite:///{tmp_path / 'frontrow.db'}")
+
+
+def test_a_url_that_is_no_url_or_names_an_unknown_database(tmp_path: Path) -> None:
+    assert "not a database URL" in open_fails("frontrow.db")
+    assert "unknown kind of database 'nosuchdb'" in open_fails("nosuchdb://localhost/frontrow")
+
+
+def test_a_missing_driver_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if the postgres extra were not installed
+    message = open_fails("postgresql+psycopg://frontrow@127.0.0.1/frontrow")
+    assert "driver psycopg is not installed" in message and 'pip install "frontrow[postgres]"' in message
+
+
+def test_a_server_that_does_not_answer_is_one_line_without_the_password() -> None:
+    message = open_fails("postgresql+psycopg://frontrow:s3cret-pw@127.0.0.1:1/frontrow")
+    assert "cannot open the store" in message and "s3cret-pw" not in message
+
+
+def test_a_store_migrated_by_a_newer_version_is_not_touched(store_url: str) -> None:
+    Store.open(store_url).close()
+    engine = create_engine(store_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    assert "newer than this version" in open_fails(store_url)
+    opened = Store.open(store_url, migrate=False)  # read-only commands may still look
+    try:
+        assert opened.count_events() == 0
+    finally:
+        opened.close()
+
+
+def test_a_store_never_migrated_says_how_to_migrate_it(store_url: str) -> None:
+    bare = Store.open(store_url, migrate=False)
+    try:
+        with pytest.raises(StoreError) as caught:
+            bare.count_events()
+        assert "frontrow db upgrade" in one_line(caught.value)
+    finally:
+        bare.close()
+
+
+def sqlite_store(tmp_path: Path, query: str = "") -> tuple[Store, Path]:
+    path = tmp_path / "frontrow.db"
+    made = Store(f"sqlite:///{path}")
+    made.upgrade()
+    made.close()
+    return Store(f"sqlite:///file:{path}?{query}&uri=true" if query else f"sqlite:///{path}"), path
+
+
+def test_a_full_disk_is_a_store_error_and_nothing_half_written(tmp_path: Path) -> None:
+    store, path = sqlite_store(tmp_path)
+    with store.engine.connect() as connection:
+        pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
+    store.close()
+    full = Store(f"sqlite:///{path}")  # SQLite's own SQLITE_FULL, from a page limit instead of a disk
+
+    def no_room(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
+
+    event.listen(full.engine, "connect", no_room)
+    try:
+        with pytest.raises(StoreError) as caught:
+            for n in range(1000):
+                full.add_note("7", f"note {n} " + "x" * 4000, NOW)
+        assert one_line(caught.value) == "database or disk is full"
+        assert len(full.notes("7")) == n  # every note before the failing one, none of it
+    finally:
+        full.close()
+
+
+def test_a_read_only_store_is_a_store_error_on_write_and_still_reads(tmp_path: Path) -> None:
+    read_only, _ = sqlite_store(tmp_path, "mode=ro")
+    try:
+        assert read_only.count_events() == 0 and not read_only.is_paused()
+        with pytest.raises(StoreError) as caught:
+            read_only.set_paused(True)
+        assert one_line(caught.value) == "attempt to write a readonly database"
+    finally:
+        read_only.close()
+
+
+def test_a_locked_store_is_a_store_error(tmp_path: Path) -> None:
+    store, path = sqlite_store(tmp_path)
+
+    def no_waiting(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA busy_timeout = 0")
+
+    event.listen(store.engine, "connect", no_waiting)
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # another process in the middle of a write
+        with pytest.raises(StoreError) as caught:
+            store.set_paused(True)
+        assert one_line(caught.value) == "database is locked"
+        writer.execute("ROLLBACK")
+        store.set_paused(True)
+        assert store.is_paused()
+    finally:
+        writer.close()
+        store.close()
+
+
+def test_an_engine_that_fails_is_a_store_error_from_any_method(store: Store) -> None:
+    record(store, follow(1))
+
+    def failing(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        raise OperationalError(statement, {}, Exception("disk I/O error"))
+
+    event.listen(store.engine, "before_cursor_execute", failing)
+    calls = [
+        lambda: store.unhandled_events(now=NOW),
+        lambda: store.has_unhandled_events(NOW),
+        lambda: store.record_events([follow(2)], NOW, cursor="n2"),
+        lambda: store.fail_event(1, "boom", NOW, NOW),
+        lambda: store.beat(NOW),
+        lambda: store.get(HEARTBEAT),
+        lambda: store.drafts(),
+        lambda: store.person("fan@elsewhere.example"),
+        lambda: store.claim("bot@example.social", "https://example.social", "token", NOW),
+        lambda: store.upgrade(),
+    ]
+    for call in calls:
+        with pytest.raises(StoreError) as caught:
+            call()
+        assert one_line(caught.value) == "disk I/O error"
+    event.remove(store.engine, "before_cursor_execute", failing)
+    assert ids(store.unhandled_events()) == ["n1"]  # the failed record wrote nothing
+
+
+def test_a_duplicate_key_is_still_an_integrity_error(store: Store) -> None:
+    record(store, follow(1))
+    with pytest.raises(IntegrityError), store.session() as session:
+        session.add(EventRow(notification_id="n1", kind="follow", account_id="7", acct="fan", payload="{}"))
+        session.commit()
+    assert store.record_events([follow(1), follow(2)], NOW) == 1  # the page still records the new one
+
+
+@pytest.mark.skipif(not PG_URL, reason="no PostgreSQL server (set FRONTROW_TEST_PG_URL)")
+def test_a_lost_database_connection_is_a_store_error_and_the_next_call_reconnects(store_url: str) -> None:
+    if not store_url.startswith("postgresql"):
+        pytest.skip("a server connection to lose")
+    store = Store(store_url)
+    store.upgrade()
+    with store.engine.connect() as connection:
+        pid = connection.execute(text("SELECT pg_backend_pid()")).scalar()
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(StoreError) as caught:
+            store.count_events()
+        one_line(caught.value)
+        assert store.count_events() == 0
+    finally:
+        admin.dispose()
+        store.close()

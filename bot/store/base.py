@@ -11,7 +11,20 @@ from typing import Any, Self
 
 from sqlalchemy import event, func, inspect, text, update
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DatabaseError,
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    NoSuchModuleError,
+    NotSupportedError,
+    OperationalError,
+    ProgrammingError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session, col, create_engine, select
 
 from bot.store.tables import OWNED_TABLES, AccountRow
@@ -28,6 +41,16 @@ class StoreOpenError(StoreError):
     """The store cannot be opened at all: a bad `store.url`, a missing driver, a file that is no database."""
 
 
+# What the database says of itself (a full disk, a lock, a lost connection, a damaged file) becomes a
+# StoreError. What it says of one statement stays as it is: a duplicate key (record_events relies on
+# IntegrityError), bad data, or an error in our SQL are the caller's to handle, not a broken store.
+_STORE_FAILURES = (OperationalError, InterfaceError, InternalError, DatabaseError, PoolTimeoutError)
+_STATEMENT_FAILURES = (IntegrityError, DataError, ProgrammingError, NotSupportedError)
+# …but a missing table or column is the store's, as SQLite says too ("no such table"): PostgreSQL's codes.
+_MISSING_SCHEMA = ("42P01", "42703")
+UPGRADE_HINT = "frontrow db upgrade migrates the store"
+
+
 class StoreBase:
     """The connection every part of the store works through; `Store` adds the methods for each concern."""
 
@@ -42,57 +65,94 @@ class StoreBase:
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Self:
-        """A store at `url`, checked by one connection (and migrated); raises StoreOpenError."""
+        """The store at `url`, checked by one connection and (unless `migrate=False`) migrated.
+
+        Raises StoreOpenError, one line naming `store.url`: a URL SQLAlchemy cannot read, an unknown
+        kind of database, a driver that is not installed, a folder that does not exist, a file that is
+        no database, a server that does not answer, a schema this version does not know.
+        """
         try:
             parsed = make_url(url)
         except ArgumentError:
-            raise StoreOpenError("store.url: not a database URL SQLAlchemy can read") from None
-        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            folder = Path(parsed.database).expanduser().absolute().parent
-            if not folder.is_dir():
-                raise StoreOpenError(f"store.url: the folder {folder} does not exist")
+            raise StoreOpenError(
+                "store.url: not a database URL (sqlite:///path/to/frontrow.db or "
+                "postgresql+psycopg://user@host/name)"
+            ) from None
+        backend = parsed.get_backend_name()
+        on_disk = parsed.database not in (None, "", ":memory:") and "uri" not in parsed.query
+        if backend == "sqlite" and on_disk:
+            assert parsed.database is not None
+            path = Path(parsed.database).expanduser().absolute()
+            if path.is_dir():
+                raise StoreOpenError(f"store.url: {path} is a folder, not a database file")
+            if not path.parent.is_dir():
+                raise StoreOpenError(f"store.url: the folder {path.parent} does not exist")
         try:
             store = cls(url)
         except NoSuchModuleError:
             raise StoreOpenError(f"store.url: unknown kind of database {parsed.drivername!r}") from None
         except ImportError as exc:
-            hint = ' (pip install "frontrow[postgres]")' if parsed.get_backend_name() == "postgresql" else ""
-            missing = f"store.url: the database driver is not installed: {exc.name}{hint}"
+            hint = ""
+            if backend == "postgresql":
+                plus = "" if parsed.get_driver_name() == "psycopg" else ", and write postgresql+psycopg://"
+                hint = f' (pip install "frontrow[postgres]"{plus})'
+            missing = f"store.url: the database driver {exc.name or parsed.drivername} is not installed{hint}"
             raise StoreOpenError(missing) from None
         try:
-            with store.engine.connect() as connection:
+            with store._translated(), store.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
-                if parsed.get_backend_name() == "sqlite":
+                if backend == "sqlite":
                     # Reads the file's header: a file that is no database fails here, not mid-run.
                     connection.execute(text("PRAGMA schema_version"))
             if migrate:
                 store.upgrade()
-        except SQLAlchemyError as exc:
+        except (StoreError, SQLAlchemyError) as exc:
             store.close()
-            raise StoreOpenError(f"store.url: the store cannot be opened: {_reason(exc)}") from None
+            why = str(exc) if isinstance(exc, StoreError) else store._reason(exc)
+            raise StoreOpenError(f"store.url: cannot open the store: {why}") from None
         return store
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
         """A session that sees and writes only this store's account's rows.
 
-        A database that cannot be read or written (disk full, read-only, locked, gone) raises
-        StoreError; an IntegrityError (a duplicate key) is left as it is for the caller to handle.
+        A database that cannot be read or written (disk full, read-only, locked, gone, damaged) raises
+        StoreError with its short reason; IntegrityError (a duplicate key), DataError and
+        ProgrammingError are left as they are: they are about one statement, not the store.
         """
+        with self._translated(), Session(self.engine, info={"owner": self.owner}) as session:
+            yield session
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Database failures inside become StoreError (see _STORE_FAILURES)."""
         try:
-            with Session(self.engine, info={"owner": self.owner}) as session:
-                yield session
-        except IntegrityError:
-            raise
-        except DBAPIError as exc:
-            raise StoreError(_reason(exc)) from exc
+            yield
+        except _STATEMENT_FAILURES as exc:
+            if getattr(exc.orig, "sqlstate", None) not in _MISSING_SCHEMA:
+                raise
+            raise StoreError(f"{self._reason(exc)} ({UPGRADE_HINT})") from exc
+        except _STORE_FAILURES as exc:
+            reason = self._reason(exc)
+            if reason.startswith(("no such table", "no such column")):
+                reason += f" ({UPGRADE_HINT})"
+            raise StoreError(reason) from exc
+
+    def _reason(self, exc: SQLAlchemyError) -> str:
+        """The database's own short words ("database or disk is full"): one line, no SQL, no password."""
+        original = getattr(exc, "orig", None)
+        words = _first_line(str(original if original is not None else exc))
+        password = self.engine.url.password
+        if password:
+            words = words.replace(str(password), "***")
+        return words or type(exc).__name__
 
     # --- accounts sharing the store -------------------------------------------
 
     def claim(self, owner: str, base_url: str, token: str, now: datetime) -> None:
         """Work as `owner` from now on; the first account adopts rows from before accounts existed."""
         fingerprint = token_fingerprint(base_url, token)
-        with Session(self.engine) as session:
+        with self._translated(), Session(self.engine) as session:
             first = session.exec(select(func.count()).select_from(AccountRow)).one() == 0
             row = session.get(AccountRow, owner) or AccountRow(
                 owner=owner, base_url=base_url, token_fingerprint=""
@@ -107,7 +167,7 @@ class StoreBase:
 
     def find_owner(self, base_url: str, token: str) -> str:
         """The account a config belongs to, without asking the instance (for offline commands)."""
-        with Session(self.engine) as session:
+        with self._translated(), Session(self.engine) as session:
             by_token = session.exec(
                 select(AccountRow.owner).where(
                     AccountRow.token_fingerprint == token_fingerprint(base_url, token)
@@ -120,13 +180,18 @@ class StoreBase:
         return on_instance[0] if len(on_instance) == 1 else ""
 
     def upgrade(self) -> None:
-        """Migrate the schema to the newest revision (Alembic; see bot/migrations)."""
+        """Migrate the schema to the newest revision (Alembic; see bot/migrations).
+
+        Raises StoreError when the store cannot be written, or is at a revision this version does not
+        know (a newer Frontrow migrated it).
+        """
         from alembic import command
         from alembic.config import Config
+        from alembic.util.exc import CommandError
 
         config = Config()
         config.set_main_option("script_location", "bot:migrations")
-        with self.engine.begin() as connection:
+        with self._translated(), self.engine.begin() as connection:
             config.attributes["connection"] = connection
             tables = inspect(connection)
             if tables.has_table("drafts") and not tables.has_table("alembic_version"):
@@ -143,7 +208,11 @@ class StoreBase:
                     else "0001"
                 )
                 command.stamp(config, made_at)
-            command.upgrade(config, "head")
+            try:
+                command.upgrade(config, "head")
+            except CommandError as exc:  # "Can't locate revision identified by '0009'"
+                why = _first_line(str(exc))
+                raise StoreError(f"the schema is newer than this version of Frontrow knows ({why})") from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -157,11 +226,10 @@ def _sqlite_wal(connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _reason(exc: SQLAlchemyError) -> str:
-    """The database's own short words ("database or disk is full"), without the SQL or the URL."""
-    original = getattr(exc, "orig", None)
-    words = str(original if original is not None else exc).strip().splitlines()
-    return (words[0] if words else type(exc).__name__)[:200]
+def _first_line(words: str) -> str:
+    """The first line of a message, without SQLAlchemy's "Background on this error" link; 200 at most."""
+    line = words.strip().splitlines()[0] if words.strip() else ""
+    return line.split(" (Background on this error at:")[0].strip()[:200]
 
 
 def token_fingerprint(base_url: str, token: str) -> str:
