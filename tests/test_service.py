@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -101,6 +102,13 @@ def test_an_event_that_keeps_failing_is_quarantined_and_the_approvers_are_told(
     assert any("Set aside after 3 failures" in dm for dm in dms_to(community.approver, community.bot))
     app.cycle()  # never tried again
     assert app.store.unhandled_events(now=clock()) == []
+
+    config = str(community.write_config())
+    listed = json.loads(frontrow("--config", config, "events", "--quarantined", "--json").stdout)
+    assert [(e["id"], e["kind"], e["attempts"]) for e in listed] == [(quarantined.id, "mention", 3)]
+    assert frontrow("--config", config, "events", "--retry", str(quarantined.id)).returncode == 0
+    assert app.store.quarantined_events() == [] and app.store.count_unhandled() == 1
+    assert frontrow("--config", config, "events", "--retry", str(quarantined.id)).returncode == 1
 
 
 def test_a_hanging_rule_regex_does_not_block_the_approvers(community: Community) -> None:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from mastodon import Mastodon
 from mastodon_mock.config import DatabaseConfig, MastodonMockConfig, SeedConfig, StreamingConfig
 from mastodon_mock.testing import MockServer
 from rich.console import Console
@@ -22,6 +21,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from bot.config import settings_from_dict
+from bot.instance.client import plain_client
 from bot.service.app import App, build_app
 from bot.text import html_to_text
 
@@ -50,7 +50,7 @@ class Person:
     id: str
     username: str
     display_name: str
-    api: Mastodon
+    api: Any  # a Mastodon.py client acting as this person
 
 
 @dataclass
@@ -75,9 +75,7 @@ class Demo:
         )
         made.raise_for_status()
         body = made.json()
-        api = Mastodon(
-            access_token=body["access_token"], api_base_url=self.server.base_url, version_check_mode="none"
-        )
+        api = plain_client(self.server.base_url, body["access_token"])
         if profile:
             api.account_update_credentials(**profile)
         person = Person(str(body["id"]), username, display_name, api)

@@ -1,10 +1,11 @@
-"""Setup (CLI helper): interactive first run — register the app, sign in, write the config.
+"""CLI (init): the `init` command — interactive first run: register the app, sign in, write the config.
 
 `run_init` walks through what Mastodon CLI clients do: register an app on the instance, show the
 authorisation URL, take the code the user pastes (out-of-band redirect, no local web server, no
 browser opened), check who signed in, ask for the approvers, offer the bot flag, and write the
 config from the packaged example with three values filled in. The token is never printed.
-All I/O goes through `ask`/`say`/`warn`, so tests drive it with scripted answers.
+All I/O goes through `ask`/`say`/`warn`, so tests drive it with scripted answers; every call to the
+instance is in bot.instance.onboard, imported when setup starts (Mastodon.py is heavy for `--help`).
 """
 
 from __future__ import annotations
@@ -18,37 +19,19 @@ import secrets
 from collections.abc import Callable, Sequence
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
 import click
 import typer
-from mastodon import Mastodon, MastodonError, MastodonNetworkError, MastodonNotFoundError
 
-from bot.config import ENV_TOKEN, ConfigError, load_settings
-from bot.instance.client import instance_facts
+from bot.cli.base import cli, config_path
+
+if TYPE_CHECKING:
+    from bot.instance.onboard import SignedIn
 
 LOGGER = logging.getLogger(__name__)
 
-# Granular scopes, each for something Frontrow does, instead of the broad read/write/follow/push:
-# the token cannot upload media, edit filters or lists, block, mute, report, bookmark or use push.
-SCOPES: tuple[str, ...] = (
-    "read:notifications",  # follows, mentions, replies, approver DMs (polling and the user stream)
-    "read:statuses",  # the user stream, the home timeline for the listening digest, threads
-    "read:accounts",  # verify_credentials, approver lookup, followers for the OPML feed list
-    "read:follows",  # relationships: do we follow the approvers, do we block or mute someone
-    "read:lists",  # digest sources "list:<name>"
-    "read:blocks",  # never draft for accounts the account blocks
-    "read:mutes",  # … or mutes
-    "write:statuses",  # draft DMs, approved replies, boosts from the digest
-    "write:follows",  # follow the approvers so their DMs are not filtered (Mastodon 4.3+)
-    "write:favourites",  # `fav N` from the digest
-    "write:accounts",  # set the account's bot flag
-)
-OOB_REDIRECT = "urn:ietf:wg:oauth:2.0:oob"  # Mastodon shows the code instead of redirecting
-APP_NAME = "Frontrow"
-APP_WEBSITE = "https://pypi.org/project/frontrow/"
-REQUEST_TIMEOUT = 30.0  # Mastodon.py's default is 300 s: far too long to stare at a prompt
 MAX_TRIES = 3  # a scripted or piped answer that keeps being wrong must not loop forever
 
 Ask = Callable[[str, str], str]  # (question, default) -> answer; "" default means "required"
@@ -99,38 +82,20 @@ def run_init(
 
 
 def _setup(path: Path, force: bool, ask: Ask, say: Say) -> None:
+    from bot.config import ENV_TOKEN
+    from bot.instance import InstanceError, NetworkError
+    from bot.instance.onboard import SCOPES, ScopesRefused, mark_as_bot, network_reason, register, sign_in
+
     base_url = _ask_valid(
         ask, say, "Your bot account's Mastodon instance (e.g. mastodon.social)", "", normalise_base_url
     )
     host = urlsplit(base_url).netloc
-    allow_http = base_url.startswith("http://")  # only loopback gets this far (normalise_base_url)
 
     try:
-        client_id, client_secret = Mastodon.create_app(
-            APP_NAME,
-            scopes=list(SCOPES),
-            redirect_uris=OOB_REDIRECT,
-            website=APP_WEBSITE,
-            api_base_url=base_url,
-            request_timeout=REQUEST_TIMEOUT,
-            user_agent="frontrow",
-        )
-        api = Mastodon(
-            client_id=client_id,
-            client_secret=client_secret,
-            api_base_url=base_url,
-            request_timeout=REQUEST_TIMEOUT,
-            version_check_mode="none",
-            user_agent="frontrow",
-        )
-        # force_login: the browser is likely signed in to the human's own account, not the bot's.
-        url = api.auth_request_url(
-            redirect_uris=OOB_REDIRECT, scopes=list(SCOPES), force_login=True, allow_http=allow_http
-        )
-    except MastodonNetworkError as exc:
-        raise SetupError(f"Cannot reach {base_url}: {_network_reason(exc)}.") from None
-    except (MastodonError, KeyError, TypeError, ValueError):
-        # create_app does not check the HTTP status: an error page surfaces as a missing client_id.
+        registration = register(base_url)
+    except NetworkError as exc:
+        raise SetupError(f"Cannot reach {base_url}: {network_reason(exc)}.") from None
+    except InstanceError:
         raise SetupError(
             f"{host} did not register the app. Is it a Mastodon instance, and does it allow app registration?"
         ) from None
@@ -138,7 +103,7 @@ def _setup(path: Path, force: bool, ask: Ask, say: Say) -> None:
     say("")
     say("Open this address in a browser, sign in as the BOT's account (not your own) and authorise Frontrow:")
     say("")
-    say(f"  {url}")
+    say(f"  {registration.sign_in_url}")
     say("")
     say(f"Frontrow asks for: {' '.join(SCOPES)}")
     code = ask("Paste the authorisation code shown after you authorise", "").strip()
@@ -146,32 +111,29 @@ def _setup(path: Path, force: bool, ask: Ask, say: Say) -> None:
         raise SetupError("No authorisation code given; nothing was written.", 2)
 
     try:
-        token = api.log_in(code=code, redirect_uri=OOB_REDIRECT, scopes=list(SCOPES), allow_http=allow_http)
-        me = api.account_verify_credentials()
-    except MastodonNetworkError as exc:
-        raise SetupError(f"Cannot reach {base_url}: {_network_reason(exc)}.") from None
-    except MastodonError as exc:
-        if "Granted scopes" in str(exc):  # Mastodon.py's check that every scope asked for was granted
-            raise SetupError(
-                f"{host} granted fewer permissions than Frontrow needs: {' '.join(SCOPES)}."
-            ) from None
+        me = sign_in(registration, code)
+    except NetworkError as exc:
+        raise SetupError(f"Cannot reach {base_url}: {network_reason(exc)}.") from None
+    except ScopesRefused:
+        needed = " ".join(SCOPES)
+        raise SetupError(f"{host} granted fewer permissions than Frontrow needs: {needed}.") from None
+    except InstanceError:
         raise SetupError(
             f"{host} did not accept that code (mistyped, expired or used already?). "
             "Run `frontrow init` again for a fresh one."
         ) from None
-    domain = instance_facts(api, base_url).domain
-    username = str(me["username"])
-    say(f"Signed in as @{username}@{domain} ({me.get('display_name') or username}).")
+    username = me.username
+    say(f"Signed in as @{username}@{me.domain} ({me.display_name or username}).")
 
     approvers = _ask_valid(
         ask,
         say,
         "Approver account(s), comma-separated: the humans who approve drafts (e.g. alice, bob@other.example)",
         "",
-        lambda answer: _check_approvers(api, parse_approvers(answer), username, domain),
+        lambda answer: _check_approvers(me, parse_approvers(answer)),
     )
 
-    if me.get("bot"):
+    if me.bot:
         say(f"@{username} is already marked as a bot account.")
     elif _ask_valid(
         ask,
@@ -181,14 +143,16 @@ def _setup(path: Path, force: bool, ask: Ask, say: Say) -> None:
         parse_yes_no,
     ):
         try:
-            api.account_update_credentials(bot=True)
+            mark_as_bot(me)
             say(f"Marked @{username} as a bot account.")
-        except MastodonError as exc:
+        except InstanceError as exc:
             # Not worth losing the sign-in over: the flag can be set in the web UI's profile settings.
             say(f"Could not set the bot flag ({type(exc).__name__}); set it in the profile settings instead.")
 
     try:
-        text = render_config(example_config(), base_url=base_url, access_token=token, approvers=approvers)
+        text = render_config(
+            example_config(), base_url=base_url, access_token=me.access_token, approvers=approvers
+        )
     except ValueError as exc:
         raise SetupError(f"Cannot fill in the packaged example config (a bug): {exc}.") from None
     write_config(path, text, force=force)
@@ -278,36 +242,21 @@ def parse_approvers(answer: str) -> list[str]:
     return accts
 
 
-def _check_approvers(api: Mastodon, accts: list[str], bot_username: str, domain: str) -> list[str]:
+def _check_approvers(me: SignedIn, accts: list[str]) -> list[str]:
     """Each approver must be someone else, and findable: `frontrow run` looks each one up at start."""
+    from bot.instance.onboard import account_findable
+
     missing = []
     for acct in accts:
         local, _, acct_domain = acct.partition("@")
-        is_local = acct_domain.lower() in ("", domain.lower())
-        if is_local and local.lower() == bot_username.lower():
+        is_local = acct_domain.lower() in ("", me.domain.lower())
+        if is_local and local.lower() == me.username.lower():
             raise ValueError(f"{acct} is the bot itself; an approver is a human's account.")
-        if not _findable(api, local if is_local else acct, is_local):
+        if not account_findable(me, local if is_local else acct, is_local):
             missing.append(acct)
     if missing:
-        raise ValueError(f"Not found on {domain}: {', '.join(missing)}. Check the spelling.")
+        raise ValueError(f"Not found on {me.domain}: {', '.join(missing)}. Check the spelling.")
     return accts
-
-
-def _findable(api: Mastodon, acct: str, is_local: bool) -> bool:
-    try:
-        api.account_lookup(acct)
-        return True
-    except MastodonNotFoundError:
-        if is_local:
-            return False
-    except MastodonError:
-        return True  # cannot tell (e.g. lookup disabled); `frontrow run` will say if it is really missing
-    # A remote account the instance has never seen: resolving it once (WebFinger) makes lookup work.
-    try:
-        found = api.account_search(acct, resolve=True, limit=1)
-    except MastodonError:
-        return True
-    return any(str(a.get("acct", "")).lower() == acct.lower() for a in found)
 
 
 def parse_yes_no(answer: str) -> bool:
@@ -317,23 +266,6 @@ def parse_yes_no(answer: str) -> bool:
     if word in ("n", "no"):
         return False
     raise ValueError("Answer y or n.")
-
-
-def _network_reason(exc: MastodonNetworkError) -> str:
-    """Mastodon.py's network errors quote urllib3's whole retry chain; the user needs the gist."""
-    text = str(exc)
-    for needle, reason in (
-        ("NameResolution", "the name does not resolve"),
-        ("Name or service not known", "the name does not resolve"),
-        ("Connection refused", "connection refused"),
-        ("timed out", "no answer (timed out)"),
-        ("CERTIFICATE", "its TLS certificate is not valid"),
-        ("SSL", "TLS (https) failed"),
-        ("Expecting value", "it did not answer like a Mastodon server"),
-    ):
-        if needle in text:
-            return reason
-    return "network error"
 
 
 # --- the config file ---------------------------------------------------------------------------
@@ -397,6 +329,8 @@ def write_config(path: Path, text: str, *, force: bool) -> None:
     A temporary file next to `path` is created 0600 (never world-readable, even briefly), checked
     with the real loader, and then renamed over `path`: a failed run leaves no half-written config.
     """
+    from bot.config import ConfigError, load_settings
+
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -422,3 +356,11 @@ def write_config(path: Path, text: str, *, force: bool) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+@cli.command()
+def init(
+    force: Annotated[bool, typer.Option("--force", help="overwrite an existing config")] = False,
+) -> None:
+    """Interactive first setup: instance, app registration, sign-in, config file (mode 0600)."""
+    raise typer.Exit(run_init(config_path(), force=force))

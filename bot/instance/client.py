@@ -210,3 +210,8 @@ def instance_facts(api: Mastodon, base_url: str) -> InstanceFacts:
     except (KeyError, TypeError, ValueError):
         limit = DEFAULT_CHAR_LIMIT
     return InstanceFacts(str(info.get("domain") or fallback_domain), limit)
+
+
+def plain_client(base_url: str, access_token: str) -> Mastodon:
+    """An unpaced client acting as one account: the demo's practice community uses these."""
+    return Mastodon(access_token=access_token, api_base_url=base_url, version_check_mode="none")

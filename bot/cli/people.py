@@ -1,16 +1,14 @@
-"""CLI (ledger and listening): the `people`, `stats`, `digest` and `opml` commands — thin, like bot.cli."""
+"""CLI (people): the `who`, `note`, `people` and `stats` commands."""
 
 from __future__ import annotations
 
 import json
-import logging
-from pathlib import Path
-from types import ModuleType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-LOGGER = logging.getLogger("bot.cli")
+from bot.cli.base import cli, fail, store, table
+
 THEIR_LABELS = {
     "follow": "follows",
     "follow_request": "follow requests",
@@ -28,21 +26,61 @@ OUR_LABELS = {
 }
 
 
-def register(cli: typer.Typer) -> None:
-    """Add the ledger and listening commands to the `frontrow` command."""
-    cli.command("people")(people_command)
-    cli.command("stats")(stats_command)
-    cli.command("digest")(digest_command)
-    cli.command("opml")(opml_command)
+@cli.command()
+def who(
+    acct: Annotated[str, typer.Argument(help="user or user@instance")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Everything the store knows of one person."""
+    db = store()
+    person = db.person(acct)
+    if person is None:
+        fail(f"{acct}: nobody of that name in the store", 1)
+    counts = db.interaction_counts(person.account_id)
+    theirs_kinds = ("follow", "follow_request", "mention", "reply", "boost", "favourite")
+    ours_kinds = ("reply", "thanks", "boost", "favourite", "follow")
+    record: dict[str, Any] = {
+        "acct": person.acct,
+        "display_name": person.display_name,
+        "first_seen": person.first_seen.isoformat(),
+        "follows_us": person.follows_us_since is not None,
+        "follows_us_since": person.follows_us_since.isoformat() if person.follows_us_since else None,
+        "we_follow": person.we_follow,
+        "theirs": {k: counts["theirs"].get(k, 0) for k in theirs_kinds},
+        "ours": {k: counts["ours"].get(k, 0) for k in ours_kinds},
+        "notes": [{"at": at.isoformat(), "text": text} for at, text in db.notes(person.account_id)],
+        "drafts": [d.as_json() for d in db.drafts_for(person.account_id)],
+    }
+    if as_json:
+        typer.echo(json.dumps(record, ensure_ascii=False, indent=2))
+        return
+    lines = [
+        f"{person.display_name} ({person.acct})",
+        f"first seen: {record['first_seen']}",
+        f"follows us: {record['follows_us_since'] or 'no'}",
+        f"we follow: {'yes' if person.we_follow else 'no'}",
+        "theirs: " + ", ".join(f"{k} {v}" for k, v in record["theirs"].items() if v),
+        "ours: " + ", ".join(f"{k} {v}" for k, v in record["ours"].items() if v),
+    ]
+    lines += [f"note ({n['at'][:10]}): {n['text']}" for n in record["notes"]]
+    lines += [f"draft #{d['id']} [{d['state']}] {d['rule']}: {d['text']}" for d in record["drafts"]]
+    typer.echo("\n".join(lines))
 
 
-def _base() -> ModuleType:
-    # Imported when a command runs: bot.cli imports this module at its end to register the commands.
-    from bot import cli
+@cli.command()
+def note(acct: Annotated[str, typer.Argument()], text: Annotated[str, typer.Argument()]) -> None:
+    """Add a note to a person's record."""
+    from bot.store import utcnow
 
-    return cli
+    db = store()
+    person = db.person(acct)
+    if person is None:
+        fail(f"{acct}: nobody of that name in the store", 1)
+    db.add_note(person.account_id, text, utcnow())
+    typer.echo(f"Noted for {person.acct}.")
 
 
+@cli.command("people")
 def people_command(
     owed: Annotated[
         bool, typer.Option("--owed", help="engaged you at least twice in 30 days, got nothing back")
@@ -55,16 +93,15 @@ def people_command(
     from bot.store import ledger, utcnow
     from bot.text import clean_name
 
-    base = _base()
     if owed and connectors:
-        base.fail("--owed and --connectors: choose one")
+        fail("--owed and --connectors: choose one")
     mode: ledger.Mode = "owed" if owed else "connectors" if connectors else "all"
-    ranked = ledger.people(base.store(), utcnow(), mode, limit)
+    ranked = ledger.people(store(), utcnow(), mode, limit)
     if as_json:
         typer.echo(json.dumps([p.as_json() for p in ranked], ensure_ascii=False, indent=2))
         return
     titles = {"all": "people by engagement", "owed": "owed attention", "connectors": "connectors"}
-    _base()._table(
+    table(
         titles[mode],
         ["#", "name", "acct", "score", "theirs", "ours", "followers", "follows you"],
         [
@@ -83,12 +120,12 @@ def people_command(
     )
 
 
+@cli.command("stats")
 def stats_command(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False) -> None:
     """Counts over the last 7 and 30 days, approval rate and link-love ratio."""
     from bot.store import ledger, utcnow
 
-    base = _base()
-    result = ledger.stats(base.store(), utcnow())
+    result = ledger.stats(store(), utcnow())
     if as_json:
         typer.echo(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
         return
@@ -105,58 +142,9 @@ def stats_command(as_json: Annotated[bool, typer.Option("--json", help="JSON on 
         rows.append([f"their {label}", str(week.theirs.get(kind, 0)), str(month.theirs.get(kind, 0))])
     for kind, label in OUR_LABELS.items():
         rows.append([f"our {label}", str(week.ours.get(kind, 0)), str(month.ours.get(kind, 0))])
-    _base()._table("stats", ["", "7 days", "30 days"], rows)
+    table("stats", ["", "7 days", "30 days"], rows)
     typer.echo(
         f"Link-love ratio: {ledger.percent(result.link_love_ratio)} over 30 days "
         f"(seed advice: {ledger.percent(ledger.LINK_LOVE_TARGET)} or more). "
         f"{result.people} people, {result.followers} followers."
     )
-
-
-def digest_command() -> None:
-    """Send the listening digest to the approvers now."""
-    from mastodon import MastodonError
-
-    from bot.service.app import StartupError, build_app
-
-    base = _base()
-    app = build_app(base.settings())
-    try:
-        app.start()
-        sent = app.send_digest(app.clock())
-    except StartupError as exc:
-        base.fail(str(exc))
-    except MastodonError as exc:
-        LOGGER.error("the instance failed us: %s", exc)
-        raise typer.Exit(1) from exc
-    finally:
-        app.store.close()
-    if not sent.items:
-        typer.echo("Nothing new to listen to: no digest sent.")
-        return
-    if sent.sent < sent.messages:
-        base.fail(f"Digest #{sent.digest_id}: only {sent.sent} of {sent.messages} message(s) went out", 1)
-    typer.echo(f"Digest #{sent.digest_id} sent: {len(sent.items)} item(s) in {sent.messages} message(s).")
-
-
-def opml_command(
-    output: Annotated[str, typer.Option("--output", "-o", help="file to write; - for stdout")] = "-",
-) -> None:
-    """An OPML file of the followers' and watched accounts' public feeds."""
-    from bot.listening.feeds import opml_document, opml_outlines, web_host
-    from bot.service.app import open_store
-    from bot.store import utcnow
-
-    base = _base()
-    loaded = base.settings()
-    groups = opml_outlines(open_store(loaded), loaded.listen.watch, web_host(loaded.mastodon.base_url))
-    document = opml_document(groups, utcnow())
-    if output == "-":
-        typer.echo(document, nl=False)
-        return
-    try:
-        Path(output).write_text(document, encoding="utf-8")
-    except OSError as exc:
-        base.fail(f"--output: cannot write {output}: {exc.strerror}", 1)
-    count = sum(len(outlines) for _, outlines in groups)
-    typer.echo(f"Wrote {count} feed(s) to {output}", err=True)

@@ -1,0 +1,111 @@
+"""CLI (base): the `frontrow` typer apps, the global options, and what every command shares."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from bot.logs import add_secret, setup_logging
+
+# Everything heavier (pydantic, SQLAlchemy, Mastodon.py) is imported by the command that needs it:
+# `frontrow --help` and typos answer at once.
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from bot.config import Settings
+    from bot.store import Store
+
+LOGGER = logging.getLogger("bot.cli")  # one logger name for every command, as the logs have always said
+
+cli = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Frontrow: thank, answer and listen to your Mastodon community, with a human's yes.",
+    pretty_exceptions_enable=False,
+)
+rules_cli = typer.Typer(help="Try the rules without a server.", no_args_is_help=True)
+db_cli = typer.Typer(help="The store's schema.", no_args_is_help=True)
+cli.add_typer(rules_cli, name="rules")
+cli.add_typer(db_cli, name="db")
+
+
+class Options:
+    config: str | None = None
+
+
+OPTIONS = Options()
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+def config_path() -> Path:
+    """--config, else $FRONTROW_CONFIG, else ./config.toml."""
+    from bot.config import resolve_config_path
+
+    return resolve_config_path(OPTIONS.config, os.environ)
+
+
+def settings() -> Settings:
+    """Load the config or exit 2 with every error, one per line, and no traceback."""
+    from bot.config import ConfigError, load_settings
+
+    path = config_path()
+    try:
+        loaded = load_settings(path, os.environ)
+    except ConfigError as exc:
+        fail(
+            f"{path}: the config has {len(exc.errors)} error(s):\n" + "\n".join(f"  {e}" for e in exc.errors)
+        )
+    add_secret(loaded.mastodon.access_token)
+    return loaded
+
+
+def console() -> Any:
+    """Rich output on stdout; piped output gets wide lines instead of 80 folded columns."""
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 200)
+
+
+def store(*, migrate: bool = True) -> Store:
+    """The store of this config, or exit 2 with one line naming `store.url`."""
+    from bot.service.app import open_store
+    from bot.store import StoreOpenError
+
+    try:
+        return open_store(settings(), migrate=migrate)
+    except StoreOpenError as exc:
+        fail(str(exc))
+
+
+def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    """A rich table on stdout; cells are shown as text, never read as rich markup."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    shown = Table(title=title)
+    for column in columns:
+        shown.add_column(column)
+    for row in rows:
+        shown.add_row(*map(escape, row))  # people's text is never rich markup
+    console().print(shown)
+
+
+@cli.callback()
+def main_options(
+    config: Annotated[
+        str | None, typer.Option("--config", help="config file (else $FRONTROW_CONFIG, else ./config.toml)")
+    ] = None,
+    log_format: Annotated[str, typer.Option("--log-format", help="text or json")] = "text",
+) -> None:
+    if log_format not in ("text", "json"):
+        fail("--log-format: use text or json")
+    setup_logging(log_format)
+    OPTIONS.config = config

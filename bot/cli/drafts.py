@@ -1,0 +1,63 @@
+"""CLI (drafts): the `drafts`, `approve` and `reject` commands."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from bot.cli.base import cli, fail, store, table
+
+
+@cli.command()
+def drafts(
+    state: Annotated[
+        str | None,
+        typer.Option("--state", help="pending, approved, sending, sent, rejected, expired, failed"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False,
+) -> None:
+    """The drafts, newest last."""
+    from bot.store import DRAFT_STATES
+
+    if state is not None and state not in DRAFT_STATES:
+        fail(f"--state: {state!r} is not one of {', '.join(DRAFT_STATES)}")
+    rows = store().drafts(state)
+    if as_json:
+        typer.echo(json.dumps([d.as_json() for d in rows], ensure_ascii=False, indent=2))
+        return
+    table(
+        "drafts",
+        ["id", "state", "rule", "acct", "text", "created"],
+        [[str(d.id), d.state, d.rule, d.acct, d.text, d.created_at.strftime("%Y-%m-%d %H:%M")] for d in rows],
+    )
+
+
+@cli.command()
+def approve(
+    draft_id: Annotated[int, typer.Argument(help="draft number")],
+    text: Annotated[str | None, typer.Option("--text", help="post this text instead")] = None,
+) -> None:
+    """Approve a draft from the shell (the service posts it)."""
+    _decide(draft_id, "approved", text)
+
+
+@cli.command()
+def reject(draft_id: Annotated[int, typer.Argument(help="draft number")]) -> None:
+    """Reject a draft from the shell."""
+    _decide(draft_id, "rejected", None)
+
+
+def _decide(draft_id: int, state: str, text: str | None) -> None:
+    from bot.store import utcnow
+    from bot.text import defang
+
+    db = store()
+    draft = db.draft(draft_id)
+    if draft is None:
+        fail(f"#{draft_id}: no such draft", 1)
+    clean = defang(text) if text else None
+    if not db.decide(draft_id, state, now=utcnow(), by=None, text=clean):
+        fail(f"#{draft_id} is already {draft.state}", 1)
+    typer.echo(f"{'Approved' if state == 'approved' else 'Rejected'} #{draft_id}")

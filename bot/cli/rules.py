@@ -1,0 +1,64 @@
+"""CLI (rules): the `rules test` command — a made-up event through the rules, no server."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from bot.cli.base import fail, rules_cli, settings
+
+
+@rules_cli.command("test")
+def rules_test(
+    event: Annotated[
+        str, typer.Option("--event", help="follow, mention, reply, reblog, favourite, follow_request")
+    ],
+    text: Annotated[str, typer.Option("--text", help="the post's text")] = "",
+    from_acct: Annotated[str, typer.Option("--from", help="who it comes from")] = "someone@example.social",
+    followers: Annotated[int, typer.Option("--followers")] = 100,
+    bio: Annotated[str, typer.Option("--bio")] = "",
+    name: Annotated[str, typer.Option("--name", help="display name")] = "",
+    visibility: Annotated[str, typer.Option("--visibility")] = "public",
+    language: Annotated[str | None, typer.Option("--language")] = None,
+    bot_flag: Annotated[bool, typer.Option("--bot", help="the account is flagged as a bot")] = False,
+) -> None:
+    """Which rule a made-up event matches, and the draft (or why no rule matches)."""
+    from bot.core.rules import Context, compile_rules, explain, match
+    from bot.model import EVENT_TYPES, Account, Status, StatusEvent
+    from bot.store import utcnow
+
+    loaded = settings()
+    cls = EVENT_TYPES.get(event)
+    if cls is None or event in ("command", "other"):
+        fail("--event: use follow, mention, reply, reblog, favourite or follow_request")
+    now = utcnow()
+    username = from_acct.lstrip("@").split("@")[0]
+    account = Account(
+        id="test-person",
+        acct=from_acct.lstrip("@"),
+        username=username,
+        display_name=name or username,
+        note=bio,
+        bot=bot_flag,
+        followers_count=followers,
+    )
+    kwargs: dict[str, Any] = {}
+    if issubclass(cls, StatusEvent):
+        kwargs["status"] = Status(id="1", text=text, visibility=visibility, language=language)
+    made_up = cls(id="test", created_at=now, account=account, **kwargs)
+    compiled = compile_rules(loaded.rules)
+    ctx = Context(
+        now=now,
+        self_id="test-self",
+        max_event_age=loaded.listener.max_event_age,
+        skip_bots=loaded.etiquette.skip_bots,
+        respect_nobot=loaded.etiquette.respect_nobot,
+    )
+    for rule_name, why in explain(compiled, made_up, ctx):
+        typer.echo(f"{rule_name}: {'MATCHES' if why is None else 'no, ' + why}")
+    draft = match(compiled, made_up, ctx)
+    if draft is None:
+        typer.echo("No rule matches: no draft.")
+        raise typer.Exit(0)
+    typer.echo(f"\nDraft ({draft.rule}, {draft.visibility}):\n@{account.acct} {draft.text}")

@@ -1,0 +1,177 @@
+"""CLI (run): the `run`, `check-config`, `health`, `events` and `db upgrade` commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from typing import Annotated
+
+import typer
+
+from bot.cli.base import LOGGER, cli, config_path, console, db_cli, fail, settings, store, table
+
+
+@cli.command()
+def run(
+    once: Annotated[bool, typer.Option("--once", help="one full cycle, then exit")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="DM the approvers but never post publicly")
+    ] = False,
+) -> None:
+    """The service: listen, draft, ask the approvers, post what they approve."""
+    from bot.config import load_settings
+    from bot.instance import InstanceError
+    from bot.service.app import StartupError, build_app
+    from bot.service.serve import ConfigWatch, TokenRevoked, serve
+    from bot.store import StoreError, StoreOpenError
+
+    path = config_path()
+    try:
+        app = build_app(settings(), dry_run=dry_run)
+    except StoreOpenError as exc:
+        fail(str(exc))
+    try:
+        if once:
+            app.start()
+            app.cycle(force_dms=True)
+            return
+        watch = ConfigWatch(path, lambda p: load_settings(p, os.environ))
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: app.stopping.set())
+        signal.signal(signal.SIGHUP, lambda *_: watch.requested.set())
+        serve(app, watch)
+    except (StartupError, TokenRevoked) as exc:
+        fail(str(exc))
+    except (InstanceError, StoreError) as exc:
+        LOGGER.error("could not start: %s", exc)
+        raise typer.Exit(1) from exc
+    finally:
+        app.store.close()
+
+
+@cli.command("check-config")
+def check_config() -> None:
+    """Validate the config offline and show the rules."""
+    from rich.table import Table
+
+    loaded = settings()
+    shown = Table(title=f"{len(loaded.rules)} rule(s), tried in this order")
+    for column in ("#", "name", "on", "conditions", "templates", "visibility", "cooldown"):
+        shown.add_column(column)
+    from bot.core.rules import compile_rules
+
+    for index, rule in enumerate(compile_rules(loaded.rules)):
+        conditions = []
+        source = next(r for r in loaded.rules if r.name == rule.name)
+        for key in (
+            "contains_any",
+            "contains_none",
+            "regex",
+            "languages",
+            "min_followers",
+            "max_followers",
+            "first_contact",
+            "visibility_in",
+        ):
+            value = getattr(source, key)
+            if value not in (None, (), [], ""):
+                conditions.append(f"{key}={value!r}")
+        shown.add_row(
+            str(index + 1),
+            rule.name,
+            rule.on,
+            "\n".join(conditions) or "-",
+            str(len(rule.templates)),
+            rule.visibility,
+            str(rule.cooldown or "-"),
+        )
+    console().print(shown)
+    typer.echo(f"OK: {len(loaded.approval.approvers)} approver(s), store {_safe_url(loaded.store.url)}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@cli.command()
+def health() -> None:
+    """Exit 0 when the running service's heartbeat is fresh and it can work (for Docker's HEALTHCHECK)."""
+    from bot.service.serve import healthy
+    from bot.store import StoreError, utcnow
+    from bot.store.state import UNHEALTHY
+
+    db = store(migrate=False)  # read-only: no schema work beside the service
+    try:
+        beat, problem = db.last_beat(), db.get(UNHEALTHY)
+    except StoreError as exc:
+        fail(f"unhealthy: the store cannot be read ({exc})", 1)
+    why = healthy(beat, problem, utcnow())
+    if why is not None:
+        fail(why, 1)
+    assert beat is not None
+    typer.echo(f"healthy: last heartbeat {beat.isoformat()}")
+
+
+@cli.command()
+def events(
+    quarantined: Annotated[
+        bool, typer.Option("--quarantined", help="the events set aside after repeated failures (the default)")
+    ] = False,
+    retry: Annotated[
+        int | None, typer.Option("--retry", metavar="ID", help="put one set-aside event back in the queue")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False,
+) -> None:
+    """The events the service set aside after repeated failures; --retry ID puts one back."""
+    if retry is not None:
+        if quarantined or as_json:
+            fail("--retry: use it alone, without --quarantined or --json")
+        if not store().release_event(retry):
+            fail(f"#{retry}: no such event set aside", 1)
+        typer.echo(f"Event #{retry} is back in the queue.")
+        return
+    rows = store().quarantined_events()
+    if as_json:
+        listed = [
+            {
+                "id": e.id,
+                "notification_id": e.notification_id,
+                "kind": e.kind,
+                "acct": e.acct,
+                "attempts": e.attempts,
+                "last_error": e.last_error,
+                "quarantined_at": e.quarantined_at.isoformat(),
+            }
+            for e in rows
+        ]
+        typer.echo(json.dumps(listed, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        typer.echo("Nothing set aside.")
+        return
+    table(
+        "events set aside",
+        ["id", "notification", "kind", "acct", "attempts", "last error", "set aside"],
+        [
+            [
+                str(e.id),
+                e.notification_id,
+                e.kind,
+                e.acct,
+                str(e.attempts),
+                e.last_error,
+                e.quarantined_at.strftime("%Y-%m-%d %H:%M"),
+            ]
+            for e in rows
+        ],
+    )
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the store's schema."""
+    store()
+    typer.echo("store is up to date")
