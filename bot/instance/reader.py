@@ -72,9 +72,6 @@ class Reader:
     def thread_descendants(self, status_id: str) -> list[Mapping[str, Any]]:
         return list(self.api.status_context(status_id).get("descendants") or [])
 
-    def our_statuses(self, me_id: str, **paging: Any) -> list[Mapping[str, Any]]:
-        return list(self.api.account_statuses(me_id, **paging))
-
     # --- listening: timelines, lists, accounts (plain JSON, as the digest ranks it) -------------
 
     def account_statuses(self, account_id: str, **paging: Any) -> list[Mapping[str, Any]]:

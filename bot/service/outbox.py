@@ -140,7 +140,7 @@ class Outbox:
             candidates: Sequence[Mapping[str, Any]] = (
                 self.reader.thread_descendants(draft.in_reply_to_id)
                 if draft.in_reply_to_id
-                else self.reader.our_statuses(self.self_id, limit=40)
+                else self.reader.account_statuses(self.self_id, limit=40)
             )
         except InstanceError as exc:
             LOGGER.warning("could not check whether draft #%d was posted: %s", draft.id, exc)
