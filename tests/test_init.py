@@ -28,7 +28,6 @@ from typer.testing import CliRunner
 
 from bot.cli import cli
 from bot.cli.init import (
-    SCOPES,
     example_config,
     normalise_base_url,
     parse_approvers,
@@ -39,6 +38,7 @@ from bot.cli.init import (
     write_config,
 )
 from bot.config import load_settings
+from bot.instance.onboard import SCOPES
 from tests.conftest import mock_config
 
 

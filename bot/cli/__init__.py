@@ -1,11 +1,15 @@
-"""CLI: the `frontrow` command — thin modules, one per command group, registered on import."""
+"""CLI: the `frontrow` command; each command group's module registers its commands on import."""
 
 from __future__ import annotations
 
 import sys
 
-from bot.cli import drafts, listening, people, rules, run, start  # noqa: F401  (they register commands)
 from bot.cli.base import cli
+
+# Each module adds its commands to `cli`; `frontrow --help` lists them in this order.
+# isort: off
+from bot.cli import run, drafts, people, listening, rules, init, demo  # noqa: F401
+# isort: on
 
 __all__ = ["cli", "main"]
 

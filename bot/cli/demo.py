@@ -1,4 +1,8 @@
-"""Demo: a practice instance on loopback with a small community, and Frontrow running against it."""
+"""CLI (demo): the `demo` command — a practice instance on loopback, a small community, Frontrow against it.
+
+The practice instance (mastodon_mock, the demo extra), httpx and Frontrow's app are imported when the
+demo starts, so `frontrow --help` and the other commands never load them.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +15,19 @@ import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
-from mastodon_mock.config import DatabaseConfig, MastodonMockConfig, SeedConfig, StreamingConfig
-from mastodon_mock.testing import MockServer
-from rich.console import Console
-from rich.panel import Panel
-from rich.text import Text
+import typer
 
-from bot.config import settings_from_dict
-from bot.instance.client import plain_client
-from bot.service.app import App, build_app
-from bot.text import html_to_text
+from bot.cli.base import cli, fail
+
+if TYPE_CHECKING:
+    import httpx
+    from mastodon_mock.config import MastodonMockConfig
+    from mastodon_mock.testing import MockServer
+    from rich.console import Console
+
+    from bot.service.app import App
 
 BOT = "riverside"
 APPROVER = "you"
@@ -70,6 +74,8 @@ class Demo:
     # --- the community ------------------------------------------------------------
 
     def person(self, username: str, display_name: str, **profile: Any) -> Person:
+        from bot.instance.client import plain_client
+
         made = self.http.post(
             "/api/v1/_mock/dev_user", json={"username": username, "display_name": display_name}
         )
@@ -98,6 +104,9 @@ class Demo:
 
     def start_frontrow(self, workdir: Path) -> App:
         """The packaged example config, pointed at the practice instance and a store in `workdir`."""
+        from bot.config import settings_from_dict
+        from bot.service.app import build_app
+
         example = importlib.resources.files("bot") / "config.example.toml"
         data = tomllib.loads(example.read_text(encoding="utf-8"))
         data["mastodon"] = {"base_url": self.server.base_url, "access_token": self.bot.api.access_token}
@@ -116,6 +125,8 @@ class Demo:
 
     def new_dms(self) -> list[str]:
         """Direct messages from the bot that the approver has not been shown yet, oldest first."""
+        from bot.text import html_to_text
+
         found = []
         for note in self.you.api.notifications(types=["mention"], limit=40):
             status = note["status"]
@@ -143,12 +154,19 @@ class Demo:
     # --- printing -------------------------------------------------------------------
 
     def show_dms(self) -> list[str]:
+        from rich.panel import Panel
+        from rich.text import Text
+
         dms = self.new_dms()
         for text in dms:
             self.console.print(Panel(Text(text), title="DM to you", title_align="left", border_style="cyan"))
         return dms
 
     def show_posts(self) -> list[dict[str, Any]]:
+        from rich.text import Text
+
+        from bot.text import html_to_text
+
         posts = self.new_posts()
         for post in posts:
             where = post["visibility"]
@@ -173,6 +191,10 @@ class Demo:
 
 def run_demo(once: bool) -> int:
     """Play the demo; `once` plays it unattended (never reads stdin). Returns the exit status."""
+    import httpx
+    from mastodon_mock.testing import MockServer
+    from rich.console import Console
+
     console = Console()
     # The practice instance's own chatter is not part of Frontrow's log.
     logging.getLogger("mastodon_mock").setLevel(logging.WARNING)
@@ -199,6 +221,8 @@ def run_demo(once: bool) -> int:
 
 def instance_config(workdir: Path, **extra: Any) -> MastodonMockConfig:
     """An empty instance whose files live in `workdir` (its ":memory:" mode leaves files in /tmp)."""
+    from mastodon_mock.config import DatabaseConfig, MastodonMockConfig, SeedConfig, StreamingConfig
+
     return MastodonMockConfig(
         database=DatabaseConfig(path=str(workdir / "instance.sqlite")),
         media_storage_path=str(workdir / "media"),
@@ -251,6 +275,8 @@ def _build_community(demo: Demo) -> None:
 
 def _act_one(demo: Demo) -> None:
     """The first events: follows and mentions, three of which must get no draft."""
+    from rich.text import Text
+
     people = demo.people
     script: list[tuple[str, bool, str, str | None]] = [
         ("fan", True, "follows and asks", "do you have signed copies of the new Le Guin?"),
@@ -272,6 +298,8 @@ def _act_one(demo: Demo) -> None:
 
 def _explain_silence(demo: Demo) -> bool:
     """One line each on why some people got no draft; False if any of them got one after all."""
+    from rich.text import Text
+
     assert demo.app is not None
     reasons = {
         "quiet": "their bio says #nobot, so Frontrow never drafts for them",
@@ -291,6 +319,8 @@ def _explain_silence(demo: Demo) -> bool:
 
 def _approve_unattended(demo: Demo, dms: list[str]) -> bool:
     """Approve the thanks as they are and the answer with an edit, by DM; True if all were posted."""
+    from rich.text import Text
+
     drafts = [(int(m[1]), m[2]) for text in dms for m in DRAFT_LINE.finditer(text)]
     thanks = [str(i) for i, rule in drafts if rule == "thank-new-followers"]
     answers = [i for i, rule in drafts if rule == "answer-questions"]
@@ -309,6 +339,8 @@ def _approve_unattended(demo: Demo, dms: list[str]) -> bool:
 
 def _converse(demo: Demo) -> None:
     """Read the approver's DMs from stdin, one a line, with a cycle after each."""
+    from rich.text import Text
+
     if sys.stdin.isatty():
         with contextlib.suppress(ImportError):
             import readline  # noqa: F401  (line editing and history for input())
@@ -336,6 +368,8 @@ def _converse(demo: Demo) -> None:
 
 def _another_reader(demo: Demo) -> None:
     """A scripted extra: one more reader follows and asks a question."""
+    from rich.text import Text
+
     demo.extra_readers += 1
     n = demo.extra_readers
     who = demo.person(f"newreader{n}", f"New Reader {n}")
@@ -343,3 +377,16 @@ def _another_reader(demo: Demo) -> None:
     who.api.account_follow(demo.bot.id)
     demo.mention(who, question)
     demo.console.print(Text(f'  {who.display_name} follows and asks: "{question}"'))
+
+
+@cli.command()
+def demo(
+    once: Annotated[bool, typer.Option("--once", help="play the whole script unattended, then exit")] = False,
+) -> None:
+    """A practice instance on loopback with a small community, and Frontrow running against it."""
+    try:
+        import httpx  # noqa: F401
+        import mastodon_mock.testing  # noqa: F401
+    except ImportError as exc:  # mastodon_mock comes with the demo extra
+        fail(f"the demo needs the demo extra: pip install 'frontrow[demo]' ({exc})")
+    raise typer.Exit(run_demo(once=once))
