@@ -1,4 +1,4 @@
-"""Rules (pure): an event and what we know of its person → at most one draft. No I/O, no clock reads."""
+"""Core (rules): an event and what we know of its person → at most one draft. No I/O, no clock reads."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Client (edge): builds the one Mastodon.py client (paced, retrying) and reads the instance's facts."""
+"""Instance (client): the one Mastodon.py client (paced, retrying) and the instance's facts."""
 
 from __future__ import annotations
 

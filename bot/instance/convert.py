@@ -1,4 +1,4 @@
-"""Listener edge (pure): Mastodon.py entities (dicts) to our frozen event dataclasses."""
+"""Instance (convert, pure): instance JSON to our frozen event dataclasses, at the edge."""
 
 from __future__ import annotations
 
