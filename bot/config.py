@@ -180,16 +180,62 @@ def compile_regex(pattern: str) -> Pattern:
     r"""A rule's `regex` on RE2: time linear in the text, whatever the pattern and the post.
 
     What RE2 cannot take (look-arounds, backreferences, possessive quantifiers, atomic groups...)
-    raises ValueError saying so in plain words. Unlike Python's re: \w, \d, \s and \b are ASCII-only
-    (\p{L} is a letter of any script), `x{,3}` is that text, and `$` is only the end of the text
-    (the posts' plain text never ends in a newline, so that one changes nothing).
+    raises ValueError saying so in plain words, and so does what RE2 takes but reads otherwise than
+    Python's re did (`\12`, `x{,3}`). Unlike Python's re: \w, \d, \s and \b are ASCII-only (\p{L} is
+    a letter of any script), and `$` is only the end of the text (the posts' plain text never ends in
+    a newline, so that one changes nothing).
     """
     try:
-        return re2.compile(pattern, _RE2_OPTIONS)
+        compiled = re2.compile(pattern, _RE2_OPTIONS)
     except re2.error as exc:
         raw = exc.args[0] if exc.args else b""
         reason = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
         raise ValueError(_refusal(reason, pattern)) from None
+    reread = _read_otherwise(pattern)
+    if reread is not None:
+        raise ValueError(reread)
+    return compiled
+
+
+_GROUP_NUMBER = re.compile(r"\\[1-9][0-9]")  # Python: group 10..99, RE2: an octal character code
+_THREE_OCTAL = re.compile(r"\\[0-7]{3}")  # both: an octal character code
+_NO_LOW_BOUND = re.compile(r"\{,([0-9]*)\}")  # Python: {0,3} (or {0,}), RE2: the text "{,3}"
+
+
+def _read_otherwise(pattern: str) -> str | None:
+    """Why a pattern RE2 took means something else on RE2 than on Python's re, or None.
+
+    Walks the pattern as RE2 parsed it: escapes, character classes (with [:alpha:] inside), \\Q...\\E.
+    """
+    index, in_class = 0, False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            if not in_class and pattern.startswith("\\Q", index):  # literal text up to \E or the end
+                end = pattern.find("\\E", index + 2)
+                index = len(pattern) if end < 0 else end + 2
+                continue
+            number = None if in_class else _GROUP_NUMBER.match(pattern, index)
+            if number is not None and not _THREE_OCTAL.match(pattern, index):
+                return f"uses a backreference ({number[0]}), which {_MATCHER} does not support"
+            index += 2
+        elif in_class:
+            posix_end = pattern.find(":]", index + 2) if pattern.startswith("[:", index) else -1
+            in_class = posix_end >= 0 or char != "]"
+            index = posix_end + 2 if posix_end >= 0 else index + 1
+        elif char == "[":
+            index += 1
+            index += pattern.startswith("^", index)
+            index += pattern.startswith("]", index)  # a ] right after [ or [^ is itself in the class
+            in_class = True
+        elif (bound := _NO_LOW_BOUND.match(pattern, index)) is not None:
+            return (
+                f'uses the repetition "{bound[0]}", which {_MATCHER} reads as plain text'
+                f" (write {{0,{bound[1]}}})"
+            )
+        else:
+            index += 1
+    return None
 
 
 def _refusal(reason: str, pattern: str) -> str:

@@ -239,6 +239,7 @@ def test_broken_config_names_the_key(data: dict[str, Any], key: str, words: str)
 
 
 NOT_LINEAR = "which Frontrow's linear-time matcher does not support"
+AS_TEXT = "which Frontrow's linear-time matcher reads as plain text"
 UNSUPPORTED_REGEXES = [
     # (pattern, what the one error says of it)
     (r"(\w+) \1", f"uses a backreference (\\1), {NOT_LINEAR}"),
@@ -254,6 +255,11 @@ UNSUPPORTED_REGEXES = [
     ("(?x) how do", f'uses the inline flag "x", {NOT_LINEAR} (only i, m and s)'),
     ("done\\Z", f"uses \\Z, {NOT_LINEAR} (write \\z for the end of the text)"),
     ("a{1001}", f"repeats something more than 1000 times ({{1001}}), {NOT_LINEAR}"),
+    # RE2 would take these but read them otherwise than Python's re: an octal code, plain text.
+    (r"(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)\10", f"uses a backreference (\\10), {NOT_LINEAR}"),
+    (r"[\12]\12", f"uses a backreference (\\12), {NOT_LINEAR}"),
+    ("ha{,3}!", f'uses the repetition "{{,3}}", {AS_TEXT} (write {{0,3}})'),
+    (r"[{,]x{,}", f'uses the repetition "{{,}}", {AS_TEXT} (write {{0,}})'),
     ("(?i", "is not a valid regular expression: invalid perl operator: (?i"),
     ("(unclosed", "is not a valid regular expression: missing ): (unclosed"),
     ("[z-a]", "is not a valid regular expression: invalid character class range: z-a"),
@@ -267,7 +273,19 @@ def test_a_regex_the_linear_time_matcher_cannot_take_is_one_clear_error(pattern:
 
 
 @pytest.mark.parametrize(
-    "pattern", [r"\bv\d+\.\d+\b", "(?i)how do (i|you)", r"^\p{L}+[!?.]*\z", "(?m)^thanks", "(a|aa)+$"]
+    "pattern",
+    [
+        r"\bv\d+\.\d+\b",
+        "(?i)how do (i|you)",
+        r"^\p{L}+[!?.]*\z",
+        "(?m)^thanks",
+        "(a|aa)+$",
+        # Read alike by RE2 and Python's re: octal codes, braces in a class or escaped.
+        r"\101\0[\12]",
+        r"[{,3}]\{,3}[]{,}]",
+        r"\Qa{,3}\12",  # RE2's quoted text (Python had no \Q)
+        "a{2}b{1,}c{0,2}",
+    ],
 )
 def test_a_regex_the_linear_time_matcher_takes_is_stored_as_written(pattern: str) -> None:
     assert settings_from_dict(broken("rules.1.regex", pattern)).rules[1].regex == pattern

@@ -301,18 +301,20 @@ def test_a_template_opening_after_several_fields_is_checked_in_linear_time() -> 
 
 
 def _regex_grammar() -> st.SearchStrategy[str]:
-    """Small patterns that mean the same in Python's re and in RE2: literals, classes, |, *, +, ?."""
+    """Small patterns that mean the same in Python's re and in RE2: literals, classes, |, *, +, ?, {m,n}."""
     atoms = st.one_of(
         st.sampled_from("abcAB é.-1").map(re.escape),
         st.sampled_from(["[ab]", "[^a]", "[a-c]", "[A-Z]", r"[\d]", ".", r"\d", "^", "$"]),
+        st.sampled_from([r"\141", r"[\142-\143]", r"\{", "[{,]"]),  # octal codes (a, b-c), braces as text
     )
+    repeats = st.sampled_from(["*", "+", "?", "{2}", "{0,2}", "{1,}"])
     return st.recursive(
         atoms,
         lambda inner: st.one_of(
             st.lists(inner, min_size=2, max_size=3).map("".join),
             st.tuples(inner, inner).map(lambda pair: f"(?:{pair[0]}|{pair[1]})"),
-            st.tuples(inner, st.sampled_from("*+?")).map(lambda rep: f"(?:{rep[0]}){rep[1]}"),
-            st.tuples(inner, st.sampled_from("*+?")).map(lambda rep: f"({rep[0]}){rep[1]}?"),
+            st.tuples(inner, repeats).map(lambda rep: f"(?:{rep[0]}){rep[1]}"),
+            st.tuples(inner, repeats).map(lambda rep: f"({rep[0]}){rep[1]}?"),
         ),
         max_leaves=8,
     )
@@ -323,7 +325,7 @@ def _regex_grammar() -> st.SearchStrategy[str]:
     pattern=_regex_grammar(),
     flags=st.sampled_from(["", "(?i)"]),
     # The posts' plain text is stripped: it never ends in a newline (where Python's `$` differs).
-    text=st.text("aAbBcC é.É-1\nſK", max_size=24).map(lambda text: text.rstrip("\n")),
+    text=st.text("aAbBcC é.É-1\nſK{,", max_size=24).map(lambda text: text.rstrip("\n")),
 )
 def test_a_regex_condition_agrees_with_pythons_re(pattern: str, flags: str, text: str) -> None:
     rules = compiled(rule("r", regex=flags + pattern))
