@@ -90,10 +90,39 @@ class Favourite(StatusEvent):
 
 
 @dataclass(frozen=True)
+class Quote(StatusEvent):
+    """Someone quoted one of our posts (Mastodon 4.5+); `status` is their quoting post."""
+
+    kind: ClassVar[str] = "quote"
+    quoted_status_id: str = ""  # our post they quote
+
+
+@dataclass(frozen=True)
 class DirectCommand(StatusEvent):
     """A direct message from an approver: a command, never something to draft for."""
 
     kind: ClassVar[str] = "command"
+
+
+@dataclass(frozen=True)
+class ModerationWarning(Event):
+    """The instance's moderators warned this account (4.3+): drafting and posting pause at once."""
+
+    kind: ClassVar[str] = "moderation_warning"
+    # none, disable, mark_statuses_as_sensitive, delete_statuses, sensitive, silence or suspend
+    action: str = ""
+    text: str = ""  # the moderators' words, plain text
+
+
+@dataclass(frozen=True)
+class SeveredRelationships(Event):
+    """A domain block or a suspension cut some of our follows (4.3+)."""
+
+    kind: ClassVar[str] = "severed_relationships"
+    cause: str = ""  # domain_block, user_domain_block or account_suspension
+    target_name: str = ""  # the domain or the account blocked or suspended
+    followers_count: int = 0  # followers we lost
+    following_count: int = 0  # accounts we no longer follow
 
 
 @dataclass(frozen=True)
@@ -105,7 +134,20 @@ class Other(Event):
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.kind: cls for cls in (Follow, FollowRequest, Mention, Reply, Reblog, Favourite, DirectCommand, Other)
+    cls.kind: cls
+    for cls in (
+        Follow,
+        FollowRequest,
+        Mention,
+        Reply,
+        Reblog,
+        Favourite,
+        Quote,
+        DirectCommand,
+        ModerationWarning,
+        SeveredRelationships,
+        Other,
+    )
 }
 
 

@@ -14,7 +14,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.instance.convert import UNKNOWN_TIME, to_account, to_event, to_reply, to_status
+from bot.instance.convert import (
+    UNKNOWN_TIME,
+    quoted_status_id,
+    to_account,
+    to_event,
+    to_quote,
+    to_reply,
+    to_status,
+)
 from bot.model import (
     VISIBILITIES,
     Account,
@@ -24,9 +32,12 @@ from bot.model import (
     Follow,
     FollowRequest,
     Mention,
+    ModerationWarning,
     Other,
+    Quote,
     Reblog,
     Reply,
+    SeveredRelationships,
     Status,
     StatusEvent,
     event_from_json,
@@ -61,7 +72,6 @@ def convert(notification: Any, approvers: frozenset[str] = NOBODY) -> Event | No
         ("notification_mention_remote_pleroma.json", Mention, None),
         ("notification_poll.json", Other, "poll"),
         ("notification_status.json", Other, "status"),
-        ("notification_moderation_warning.json", Other, "moderation_warning"),
     ],
 )
 def test_real_notifications(name: str, expected_class: type[Event], expected_type: str | None) -> None:
@@ -173,7 +183,16 @@ def test_deleted_status_is_recorded_not_acted_on(kind: str) -> None:
 
 @pytest.mark.parametrize(
     "kind",
-    ["update", "quote", "severed_relationships", "admin.sign_up", "admin.report", "brand_new_type", ""],
+    [
+        "update",
+        "quoted_update",
+        "annual_report",
+        "added_to_collection",
+        "admin.sign_up",
+        "admin.report",
+        "brand_new_type",
+        "",
+    ],
 )
 def test_other_types(kind: str) -> None:
     event = convert(mention_as(kind))
@@ -512,3 +531,80 @@ def test_exceptions_inside_conversion_are_logged_once(caplog: pytest.LogCaptureF
         assert to_event(Exploding(), self_id=SELF_ID, approver_ids=NOBODY) is None
         assert to_reply(Exploding(), self_id=SELF_ID) is None
     assert [record.getMessage().count("\n") for record in caplog.records] == [0, 0]
+
+
+# --- 4.3+ types: moderation warnings, severed relationships, quotes ----------------------------
+
+
+def test_moderation_warning_carries_its_action_and_text() -> None:
+    data = fixture("notification_moderation_warning.json")
+    data["moderation_warning"]["text"] = "<p>Please stop posting <b>ads</b>.</p>"
+    event = convert(data)
+    assert isinstance(event, ModerationWarning)
+    assert (event.action, event.text) == ("silence", "Please stop posting ads.")
+    assert event_from_json(event_to_json(event)) == event
+
+
+def test_recorded_moderation_warning_with_no_text() -> None:
+    event = convert(fixture("notification_moderation_warning.json"))
+    assert isinstance(event, ModerationWarning)
+    assert (event.id, event.action, event.text) == ("16", "silence", "")
+
+
+def test_severed_relationships_carries_the_counts() -> None:
+    event = convert(fixture("notification_severed_relationships.json"))
+    assert isinstance(event, SeveredRelationships)
+    assert (event.cause, event.target_name, event.followers_count, event.following_count) == (
+        "domain_block",
+        "spam.example",
+        12,
+        3,
+    )
+    assert event_from_json(event_to_json(event)) == event
+
+
+@pytest.mark.parametrize("broken", [None, "text", {"followers_count": "many", "type": 3}])
+def test_severed_relationships_without_a_usable_event_is_still_recorded(broken: Any) -> None:
+    data = fixture("notification_severed_relationships.json")
+    data["relationship_severance_event"] = broken
+    event = convert(data)
+    assert isinstance(event, SeveredRelationships)
+    assert (event.followers_count, event.following_count, event.cause) == (0, 0, "")
+
+
+def test_quote_notification_is_keyed_by_the_quoting_post() -> None:
+    data = fixture("notification_quote.json")
+    event = convert(data)
+    assert isinstance(event, Quote)
+    assert event.id == "quote:115000000000000042"
+    assert event.quoted_status_id == "103270115826048975"
+    assert event.status.text.startswith("This is the best explanation of sort codes")
+    assert event.account.acct == "admin"
+    assert event_from_json(event_to_json(event)) == event
+    # The same post read from GET /statuses/:id/quotes is the same event.
+    again = to_quote(data["status"], self_id=SELF_ID, our_status_id="103270115826048975")
+    assert again is not None and again.id == event.id and again.quoted_status_id == event.quoted_status_id
+
+
+@pytest.mark.parametrize(
+    ("quote", "expected"),
+    [
+        ({"state": "accepted", "quoted_status": {"id": "7"}}, "7"),
+        ({"state": "accepted", "quoted_status_id": "8"}, "8"),  # a ShallowQuote
+        ({"state": "pending", "quoted_status": None}, None),
+        ({"state": "revoked", "quoted_status_id": "8"}, None),
+        (None, None),
+        ("x", None),
+    ],
+)
+def test_quoted_status_id(quote: Any, expected: str | None) -> None:
+    assert quoted_status_id({"id": "1", "quote": quote}) == expected
+
+
+def test_quote_without_a_status_or_from_ourselves_is_other() -> None:
+    data = fixture("notification_quote.json")
+    data["status"] = None
+    assert isinstance(convert(data), Other)
+    data = fixture("notification_quote.json")
+    data["account"]["id"] = SELF_ID
+    assert isinstance(convert(data), Other)

@@ -16,9 +16,12 @@ from bot.model import (
     Follow,
     FollowRequest,
     Mention,
+    ModerationWarning,
     Other,
+    Quote,
     Reblog,
     Reply,
+    SeveredRelationships,
     Status,
     StatusEvent,
 )
@@ -114,7 +117,79 @@ def _to_event(notification: Mapping[str, Any], *, self_id: str, approver_ids: fr
         if status is None:  # a boost or favourite of a deleted status: record, never act
             return build(Other, type=kind)
         return build(_STATUS_EVENTS[kind], status=status)
+    if kind == "quote":  # 4.5+: `status` is their post, quoting ours
+        if status is None or account.id == self_id or not isinstance(raw_status, Mapping):
+            return build(Other, type=kind)
+        # Keyed by the quoting post, as the quotes of our posts read later are: met twice, recorded once.
+        return Quote(
+            id=f"quote:{status.id}",
+            created_at=created_at,
+            account=account,
+            status=status,
+            quoted_status_id=quoted_status_id(raw_status) or "",
+        )
+    if kind == "moderation_warning":
+        warning = notification.get("moderation_warning")
+        warning = warning if isinstance(warning, Mapping) else {}
+        return build(
+            ModerationWarning,
+            action=_text(warning.get("action")),
+            text=html_to_text(_text(warning.get("text"))),
+        )
+    if kind == "severed_relationships":
+        severance = notification.get("relationship_severance_event")
+        severance = severance if isinstance(severance, Mapping) else {}
+        return build(
+            SeveredRelationships,
+            cause=_text(severance.get("type")),
+            target_name=_text(severance.get("target_name")),
+            followers_count=_count(severance.get("followers_count")),
+            following_count=_count(severance.get("following_count")),
+        )
+    # quoted_update, annual_report, added_to_collection, admin.*, and types not invented yet.
     return build(Other, type=kind)
+
+
+def quoted_status_id(status: Mapping[str, Any]) -> str | None:
+    """The id of the post `status` quotes: a Quote (`quoted_status`) or a ShallowQuote (`quoted_status_id`).
+
+    Only an accepted quote counts: a pending, rejected or revoked one is not shown to anybody.
+    """
+    quote = status.get("quote")
+    if not isinstance(quote, Mapping) or quote.get("state") not in ("accepted", None):
+        return None
+    quoted = quote.get("quoted_status")
+    if isinstance(quoted, Mapping):
+        return _id(quoted.get("id"))
+    return _id(quote.get("quoted_status_id"))
+
+
+def to_quote(status: Mapping[str, Any], *, self_id: str, our_status_id: str) -> Quote | None:
+    """A Quote for a post read from `GET /statuses/:id/quotes` of our post (no notification of its own).
+
+    Its id is "quote:<status id>", as for a `quote` notification of the same post: recorded once.
+    """
+    try:
+        if not isinstance(status, Mapping):
+            return None
+        status_id = _id(status.get("id"))
+        raw_author = status.get("account")
+        if not status_id or not isinstance(raw_author, Mapping):
+            return None
+        author = to_account(raw_author)
+        if not author.id or author.id == self_id:
+            return None
+        parsed = to_status(status)
+        return Quote(
+            id=f"quote:{status_id}",
+            created_at=parsed.created_at or UNKNOWN_TIME,
+            account=author,
+            status=parsed,
+            quoted_status_id=quoted_status_id(status) or our_status_id,
+        )
+    except Exception as exc:  # same contract as to_event: log, skip, keep listening
+        LOGGER.warning("skipping malformed quote: %s: %.200s", type(exc).__name__, exc)
+        return None
 
 
 def to_reply(status: Mapping[str, Any], *, self_id: str) -> Reply | None:

@@ -22,6 +22,7 @@ from bot.service.announce import Announcer
 from bot.service.dispatch import CommandLane, Dispatcher, Handler, record_only
 from bot.service.drafting import Drafter
 from bot.service.listen import Listener
+from bot.service.notices import InstanceNotices
 from bot.service.outbox import Outbox
 from bot.store import Store, utcnow
 from bot.store.ledger import DigestItem
@@ -119,11 +120,29 @@ class App:
             dry_run=self.dry_run,
             resolve=self._resolve_item,
         )
+        notices = InstanceNotices(
+            self.store, announcer, max_event_age=lambda: self.settings.listener.max_event_age
+        )
         handlers: dict[str, Handler] = {kind: self._draft for kind in DRAFTED_KINDS}
-        handlers |= {"command": lane.handle, "other": record_only(self.store)}
+        handlers |= {
+            "command": lane.handle,
+            "moderation_warning": notices.moderation_warning,
+            "severed_relationships": notices.severed,
+            "other": record_only(self.store),
+        }
         dispatcher = Dispatcher(self.store, self.clock, handlers, rounds=[(drafter.begin, drafter.end)])
-        announcer.notices = [drafter.spike_notice, self._expiry_notice, dispatcher.quarantine_notice]
-        announcer.sent_notices = [drafter.spike_told, self._expiry_told, dispatcher.quarantine_told]
+        announcer.notices = [
+            notices.notice,
+            drafter.spike_notice,
+            self._expiry_notice,
+            dispatcher.quarantine_notice,
+        ]
+        announcer.sent_notices = [
+            notices.told,
+            drafter.spike_told,
+            self._expiry_told,
+            dispatcher.quarantine_told,
+        ]
         self._parts = {
             "reader": reader,
             "writer": writer,

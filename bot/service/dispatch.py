@@ -23,6 +23,9 @@ MAX_ATTEMPTS = 3  # then the event is quarantined: recorded, never drafted, show
 FIRST_RETRY = timedelta(seconds=30)
 BATCH = 200  # events drafted per round; commands are read again before the next batch
 COMMAND_KINDS = ("command",)
+# What the instance says about the account itself: handled with the commands, even while paused.
+NOTICE_KINDS = ("moderation_warning", "severed_relationships")
+FIRST_LANE = COMMAND_KINDS + NOTICE_KINDS
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -47,10 +50,10 @@ class Dispatcher:
     def run_round(self) -> int:
         """Commands first, then (unless paused) a batch of other events; returns how many were handled."""
         now = self.clock()
-        handled = self._lane(self.store.unhandled_events(now=now, kinds=COMMAND_KINDS), now)
+        handled = self._lane(self.store.unhandled_events(now=now, kinds=FIRST_LANE), now)
         if self.store.is_paused():  # paused: recorded now, drafted after `resume`
             return handled
-        batch = self.store.unhandled_events(BATCH, now=now, exclude_kinds=COMMAND_KINDS)
+        batch = self.store.unhandled_events(BATCH, now=now, exclude_kinds=FIRST_LANE)
         if not batch:
             return handled
         for begin, _ in self.rounds:
@@ -80,8 +83,8 @@ class Dispatcher:
             except Exception as exc:  # a bug, or a surprise from the instance: this event only
                 self._failed(event_id, event, exc, now)
             handled += 1
-            if event.kind in COMMAND_KINDS and self.store.is_paused():
-                break  # `pause`: nothing after it in this round
+            if event.kind in FIRST_LANE and self.store.is_paused():
+                break  # `pause` (or a moderation warning): nothing after it in this round
         return handled
 
     def _failed(self, event_id: int, event: Event, exc: Exception, now: datetime) -> None:
