@@ -148,6 +148,13 @@ def _phrase(value: Any) -> str:
     return text
 
 
+def _consent_tag(value: Any) -> str:
+    text = _text(value, "the hashtag").strip()
+    if not re.fullmatch(r"#\w+", text):
+        raise ValueError(f'{_show(value)} is not a hashtag (write it with its #, e.g. "#nobot")')
+    return text
+
+
 def _language(value: Any) -> str:
     text = _text(value, "the language code").strip().lower()  # Mastodon reports ISO 639 codes in lower case
     if not text:
@@ -328,6 +335,7 @@ Acct = Annotated[str, BeforeValidator(_acct)]
 VisibilityName = Annotated[Visibility, BeforeValidator(_visibility)]
 Template = Annotated[str, BeforeValidator(_template)]
 Phrase = Annotated[str, BeforeValidator(_phrase)]
+ConsentTag = Annotated[str, BeforeValidator(_consent_tag)]
 Language = Annotated[str, BeforeValidator(_language)]
 
 
@@ -484,6 +492,7 @@ class LimitSettings(_Frozen):
     quiet_hours: Annotated[QuietHours | None, BeforeValidator(_quiet_hours)] = None  # "" in the file
     timezone: str = "UTC"  # IANA name; `tz` gives the tzinfo
     max_drafts_per_day: Count = 200
+    max_posts_per_day: Count = 0  # 0: off; for instances that cap automated posts per day
     spike_threshold: Count = 50
     spike_window: Duration = timedelta(hours=1)
 
@@ -505,7 +514,9 @@ class LimitSettings(_Frozen):
 
 class EtiquetteSettings(_Frozen):
     skip_bots: Flag = True
-    respect_nobot: Flag = True
+    respect_nobot: Flag = True  # never draft for accounts whose bio or fields carry a consent tag
+    consent_tags: tuple[ConsentTag, ...] = ("#nobot", "#nobots")
+    stop_words: tuple[Phrase, ...] = ("stop", "unsubscribe")  # the whole of a reply to one of our posts
     max_replies_per_thread: Count = 3
 
 

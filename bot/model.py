@@ -209,6 +209,7 @@ class PersonHistory:
     last_drafted: dict[str, datetime]  # rule name → when we last drafted for them (not rejected)
     templates_used: frozenset[str]
     engaged_before: bool
+    stopped_at: datetime | None = None  # when they answered one of our posts with a stop word
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ def who(
         "ours": {k: counts["ours"].get(k, 0) for k in ours_kinds},
         "notes": [{"at": at.isoformat(), "text": text} for at, text in db.notes(person.account_id)],
         "drafts": [d.as_json() for d in db.drafts_for(person.account_id)],
+        "stopped_at": stopped.isoformat() if (stopped := db.stopped_at(person.account_id)) else None,
     }
     if as_json:
         typer.echo(json.dumps(record, ensure_ascii=False, indent=2))
@@ -62,6 +63,8 @@ def who(
         "theirs: " + ", ".join(f"{k} {v}" for k, v in record["theirs"].items() if v),
         "ours: " + ", ".join(f"{k} {v}" for k, v in record["ours"].items() if v),
     ]
+    if stopped is not None:
+        lines.append(f"asked us to stop on {stopped:%Y-%m-%d}: never drafted for again")
     lines += [f"note ({n['at'][:10]}): {n['text']}" for n in record["notes"]]
     lines += [f"draft #{d['id']} [{d['state']}] {d['rule']}: {d['text']}" for d in record["drafts"]]
     typer.echo("\n".join(lines))

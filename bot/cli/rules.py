@@ -54,6 +54,7 @@ def rules_test(
         max_event_age=loaded.listener.max_event_age,
         skip_bots=loaded.etiquette.skip_bots,
         respect_nobot=loaded.etiquette.respect_nobot,
+        consent_tags=loaded.etiquette.consent_tags,
     )
     for rule_name, why in explain(compiled, made_up, ctx):
         typer.echo(f"{rule_name}: {'MATCHES' if why is None else 'no, ' + why}")

@@ -23,7 +23,12 @@ def dms_allowed(*, max_dms_per_hour: int, dms_last_hour: int, statuses_last_3h: 
 
 
 def may_post(
-    now: datetime, limits: LimitSettings, *, posts_last_hour: int, statuses_last_3h: int
+    now: datetime,
+    limits: LimitSettings,
+    *,
+    posts_last_hour: int,
+    statuses_last_3h: int,
+    posts_last_day: int = 0,
 ) -> str | None:
     """None when an approved post may go now, else why it waits (quiet hours, a cap reached)."""
     quiet = limits.quiet_hours
@@ -31,6 +36,8 @@ def may_post(
         return f"quiet hours until {quiet.end:%H:%M}"
     if posts_last_hour >= limits.max_posts_per_hour:
         return "limits.max_posts_per_hour reached"
+    if limits.max_posts_per_day and posts_last_day >= limits.max_posts_per_day:
+        return "limits.max_posts_per_day reached"
     if statuses_last_3h >= INSTANCE_STATUSES_PER_3H:
         return f"the instance's {INSTANCE_STATUSES_PER_3H} statuses / 3 h"
     return None

@@ -15,9 +15,9 @@ import re2  # RE2's own escaping, for the template openings matched on RE2
 
 from bot.config import Pattern, compile_regex
 from bot.model import Event, NewDraft, PersonHistory, StatusEvent, narrower_visibility
-from bot.text import clean_name, defang, status_length, truncate_to
+from bot.text import clean_name, defang, status_length, strip_leading_mentions, truncate_to
 
-NOBOT = re.compile(r"#nobot\b", re.IGNORECASE)
+DEFAULT_CONSENT_TAGS = ("#nobot", "#nobots")
 
 
 @dataclass(frozen=True)
@@ -54,12 +54,37 @@ class Context:
     max_event_age: timedelta = timedelta(days=2)
     skip_bots: bool = True
     respect_nobot: bool = True
+    consent_tags: tuple[str, ...] = DEFAULT_CONSENT_TAGS
     char_limit: int = 500
     recent_posts: frozenset[str] = frozenset()  # texts of our latest posts: no copy-paste look
     silenced: frozenset[str] = frozenset()  # the accounts we block or mute
     thread_key: str | None = None  # the conversation a mention or reply belongs to
     thread_replies: int = 0  # our drafts in that conversation so far
     max_replies_per_thread: int = 3
+
+
+@functools.lru_cache(maxsize=64)  # the tags are few and fixed by the config
+def _tag_pattern(tag: str) -> re.Pattern[str]:
+    # A hashtag ends where word characters end: "#nobot" is not found in "#nobotany".
+    return re.compile(re.escape(unicodedata.normalize("NFKC", tag)) + r"(?!\w)", re.IGNORECASE)
+
+
+def consent_tag(texts: Sequence[str], tags: Sequence[str] = DEFAULT_CONSENT_TAGS) -> str | None:
+    """The first consent tag (#nobot, #nobots, …) found in a bio or its fields, or None."""
+    # NFKC: Mastodon reads a full-width "＃nobot" as the same hashtag.
+    normalised = [unicodedata.normalize("NFKC", text) for text in texts]
+    return next((tag for tag in tags for text in normalised if _tag_pattern(tag).search(text)), None)
+
+
+def is_stop_reply(event: Event, self_id: str, stop_words: Sequence[str]) -> bool:
+    """True for a reply to one of our posts that is, as a whole, a stop word ("stop", "Unsubscribe.")."""
+    if not isinstance(event, StatusEvent) or event.kind not in ("mention", "reply"):
+        return False
+    if event.status.in_reply_to_account_id != self_id or event.account.id == self_id:
+        return False
+    said = unicodedata.normalize("NFKC", strip_leading_mentions(event.status.text))
+    said = " ".join(said.strip(string.punctuation + string.whitespace + "…¡¿").split()).casefold()
+    return bool(said) and any(said == " ".join(word.split()).casefold() for word in stop_words)
 
 
 def phrase_pattern(phrase: str) -> re.Pattern[str]:
@@ -119,10 +144,10 @@ def skip_reason(event: Event, ctx: Context) -> str | None:
         return "we block or mute the account"
     if ctx.skip_bots and account.bot:
         return "the account is a bot"
-    # NFKC: Mastodon reads a full-width "＃nobot" as the same hashtag.
-    profile = (unicodedata.normalize("NFKC", text) for text in (account.note, *account.fields))
-    if ctx.respect_nobot and any(NOBOT.search(text) for text in profile):
-        return "the account asks for #nobot"
+    if ctx.respect_nobot and (tag := consent_tag((account.note, *account.fields), ctx.consent_tags)):
+        return f"the account asks for {tag}"
+    if ctx.history.stopped_at is not None:
+        return f"the person asked us to stop on {ctx.history.stopped_at:%Y-%m-%d}"
     if ctx.now - event.created_at > ctx.max_event_age:
         return "the event is older than listener.max_event_age"
     if ctx.thread_key is not None and ctx.thread_replies >= ctx.max_replies_per_thread:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
 from bot.core.render import compose, full_acct
-from bot.core.rules import NOBOT
+from bot.core.rules import consent_tag
 from bot.instance import InstanceError, NotFound
 from bot.instance.convert import to_account, to_status
 from bot.listening.feeds import FeedReader, web_host
@@ -157,7 +156,7 @@ def _candidate(
 
 def _nobot(account: Account) -> bool:
     # NFKC, as the rules do: Mastodon reads a full-width "＃nobot" as the same hashtag.
-    return any(NOBOT.search(unicodedata.normalize("NFKC", text)) for text in (account.note, *account.fields))
+    return consent_tag((account.note, *account.fields)) is not None
 
 
 def _excerpt(text: str, spoiler: str, media: bool) -> str:

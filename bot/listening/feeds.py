@@ -7,7 +7,6 @@ import contextlib
 import io
 import logging
 import re
-import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import feedparser
 import httpx
 
 from bot.core.render import full_acct
-from bot.core.rules import NOBOT
+from bot.core.rules import consent_tag
 from bot.store import Store, ledger
 from bot.store.ledger import FeedEntry, FeedFetch
 from bot.text import clean_name, html_to_text
@@ -232,7 +231,7 @@ def _parse(body: bytes, content_type: str, *, url: str, acct: str, now: datetime
         entries.append(FeedEntry(url, entry_id[:500], acct, link, excerpt, published))
     return _Parsed(
         title=" ".join(html_to_text(feed.get("title") or "").split()),
-        nobot=bool(NOBOT.search(unicodedata.normalize("NFKC", description))),
+        nobot=consent_tag((description,)) is not None,
         entries=tuple(entries),
     )
 

@@ -201,5 +201,7 @@ def who_line(store: Store, acct: str, domain: str) -> str:
         f"theirs: {theirs}",
         f"ours: {ours}",
     ]
+    if (stopped := store.stopped_at(person.account_id)) is not None:
+        lines.append(f"asked us to stop on {stopped:%Y-%m-%d}")
     lines += [f"note: {defang(text)}" for _, text in notes[-3:]]
     return "\n".join(lines)

@@ -74,7 +74,15 @@ class Drafter:
             self.begin(now)
         assert self.round is not None
         draft = None
-        if self.round.drafts_left > 0:
+        if rules.is_stop_reply(event, self.self_id, self.settings().etiquette.stop_words):
+            assert isinstance(event, StatusEvent)
+            retired = self.store.record_stop(event.account.id, event.status.id, now)
+            LOGGER.info(
+                "%s asked us to stop: never drafted for again (%d waiting draft(s) rejected)",
+                event.account.acct,
+                retired,
+            )
+        elif self.round.drafts_left > 0:
             draft = self.draft_for(event_id, event, now, self.silenced(now), self.round.recent_posts)
         else:
             self.round.capped += 1
@@ -115,6 +123,7 @@ class Drafter:
             max_event_age=settings.listener.max_event_age,
             skip_bots=settings.etiquette.skip_bots,
             respect_nobot=settings.etiquette.respect_nobot,
+            consent_tags=settings.etiquette.consent_tags,
             char_limit=self.char_limit,
             silenced=silenced,
             thread_key=thread_key,

@@ -62,6 +62,7 @@ class Outbox:
             self.limits,
             posts_last_hour=self.store.count_sent_since(now - timedelta(hours=1)),
             statuses_last_3h=self.announcer.statuses_since(now - timedelta(hours=3)),
+            posts_last_day=self.store.count_sent_since(now - timedelta(days=1)),
         )
 
     def flush(self) -> list[Draft]:

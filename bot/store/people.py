@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from bot.model import Account, Person, PersonHistory
-from bot.store.base import StoreBase
+from bot.store.base import NO_SYNC, StoreBase
 from bot.store.tables import DraftRow, EventRow, InteractionRow, NoteRow, PersonRow
+
+# A person's word about us, kept beside the interactions but counted in none of them.
+CONSENT = "consent"
+STOP = "stop"
 
 
 def to_person(row: PersonRow) -> Person:
@@ -92,6 +96,13 @@ class PeoplePart(StoreBase):
                     InteractionRow.account_id == account_id, InteractionRow.direction == "ours"
                 )
             ).first()
+            stopped_at = session.exec(
+                select(func.max(InteractionRow.at)).where(
+                    InteractionRow.account_id == account_id,
+                    InteractionRow.direction == CONSENT,
+                    InteractionRow.kind == STOP,
+                )
+            ).one()
         last: dict[str, datetime] = {}
         templates = set()
         for rule, created_at, template, state in rows:
@@ -101,8 +112,35 @@ class PeoplePart(StoreBase):
                 last[rule] = created_at
             templates.add(template)
         return PersonHistory(
-            last_drafted=last, templates_used=frozenset(templates), engaged_before=ours is not None
+            last_drafted=last,
+            templates_used=frozenset(templates),
+            engaged_before=ours is not None,
+            stopped_at=stopped_at,
         )
+
+    def record_stop(self, account_id: str, status_id: str, at: datetime) -> int:
+        """They asked us to stop: kept in the ledger, and their waiting drafts are rejected (how many)."""
+        with self.session() as session:
+            session.add(
+                InteractionRow(
+                    account_id=account_id, direction=CONSENT, kind=STOP, status_id=status_id, at=at
+                )
+            )
+            result = session.exec(
+                update(DraftRow)
+                .where(
+                    col(DraftRow.account_id) == account_id,
+                    col(DraftRow.state).in_(("pending", "approved")),
+                )
+                .values(state="rejected", error="the person asked us to stop"),
+                execution_options=NO_SYNC,
+            )
+            session.commit()
+            return int(result.rowcount)
+
+    def stopped_at(self, account_id: str) -> datetime | None:
+        """When the person asked us to stop (None: they never did)."""
+        return self.history(account_id).stopped_at
 
     def interaction_counts(self, account_id: str) -> dict[str, dict[str, int]]:
         with self.session() as session:
