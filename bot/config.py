@@ -548,6 +548,20 @@ class Rule(_Frozen):
     first_contact: OptionalFlag = None
     visibility_in: tuple[VisibilityName, ...] = ()
     priority: OptionalCount = None
+    answer_from: Literal["knowledge"] | None = None  # the draft is the best answer found, above min_score
+
+    @field_validator("answer_from", mode="before")
+    @classmethod
+    def _answer_source(cls, value: Any) -> Any:
+        if value is not None and value != "knowledge":
+            raise ValueError(f'{_show(value)} is not an answer source (use "knowledge")')
+        return value
+
+    @model_validator(mode="after")
+    def _answers_need_a_post(self) -> "Rule":
+        if self.answer_from is not None and self.on not in ("mention", "reply"):
+            raise ValueError(f"answer_from needs a question: use a mention or reply rule, not {self.on}")
+        return self
 
     @field_validator("name")
     @classmethod
@@ -575,6 +589,60 @@ class Rule(_Frozen):
         return value
 
 
+def _score(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{_show(value)} is not a number (write e.g. 0.5, without quotes)")
+    if not 0 < value <= 10:
+        raise ValueError(f"{value} is out of range (use a number above 0, e.g. 0.5; 1 is every word)")
+    return float(value)
+
+
+class AnswerEntry(_Frozen):
+    """One `[[answers]]` entry: the ways people ask it and the answer, templated like rules."""
+
+    name: str
+    questions: tuple[Phrase, ...]
+    text: Template
+    language: Language = "en"  # the language the questions and the answer are written in
+
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        name = value.strip()
+        if not name or "\n" in name:
+            raise ValueError("must be one line of text (it is shown in draft DMs)")
+        return name
+
+    @field_validator("questions")
+    @classmethod
+    def _some(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError('at least one question is needed (e.g. questions = ["open on sundays?"])')
+        return value
+
+
+class AnswerSettings(_Frozen):
+    """The knowledge base: `[[answers]]` entries, or `[answers]` (`min_score`) and `[[answers.entries]]`."""
+
+    min_score: Annotated[float, BeforeValidator(_score)] = 0.45
+    entries: tuple[AnswerEntry, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _entries_alone(cls, data: Any) -> Any:
+        # TOML cannot have both [answers] and [[answers]]: a list is the entries, with the default threshold.
+        return {"entries": data} if isinstance(data, list | tuple) else data
+
+    @field_validator("entries")
+    @classmethod
+    def _distinct(cls, value: tuple[AnswerEntry, ...]) -> tuple[AnswerEntry, ...]:
+        names = [entry.name for entry in value]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise ValueError(f'"{name}" is the name of two entries (each needs its own)')
+        return value
+
+
 class Settings(_Frozen):
     mastodon: MastodonSettings
     store: StoreSettings = Field(default_factory=StoreSettings)
@@ -584,6 +652,7 @@ class Settings(_Frozen):
     etiquette: EtiquetteSettings = Field(default_factory=EtiquetteSettings)
     listen: ListenSettings = Field(default_factory=ListenSettings)
     rules: tuple[Rule, ...] = ()  # file order; `priority` is left to the rules engine
+    answers: AnswerSettings = Field(default_factory=AnswerSettings)
 
     @model_validator(mode="before")
     @classmethod
@@ -610,6 +679,9 @@ _MISSING_HINTS = {
     "rules.name": "missing (every rule needs a name; it is shown in drafts and stats)",
     "rules.on": f"missing (the event it answers: {', '.join(EVENTS)})",
     "rules.templates": 'missing (e.g. templates = ["Thanks for the follow, {name}!"])',
+    "answers.entries.name": "missing (every entry needs a name; it is shown in draft DMs)",
+    "answers.entries.questions": 'missing (the ways people ask it, e.g. questions = ["do you ship abroad?"])',
+    "answers.entries.text": 'missing (the answer, e.g. text = "We ship worldwide, {name}.")',
 }
 _KEYS_AT: dict[str, type[BaseModel]] = {
     "": Settings,
@@ -622,6 +694,8 @@ _KEYS_AT: dict[str, type[BaseModel]] = {
     "etiquette": EtiquetteSettings,
     "listen": ListenSettings,
     "rules": Rule,
+    "answers": AnswerSettings,
+    "answers.entries": AnswerEntry,
 }
 _SECRET_KEYS = {"access_token"}
 
@@ -722,6 +796,8 @@ def settings_from_dict(data: Mapping[str, Any], env: Mapping[str, str] | None = 
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         errors = _error_lines(exc)
+        if isinstance(data.get("answers"), list):  # written as [[answers]]: say it as the user wrote it
+            errors = [re.sub(r"^answers\.entries(?=[\[:])", "answers", e) for e in errors]
     errors += _duplicate_rule_names(data.get("rules"))
     if errors or settings is None:
         raise ConfigError(errors)

@@ -185,6 +185,19 @@ def narrower_visibility(a: str, b: str) -> str:
 
 
 @dataclass(frozen=True)
+class Offer:
+    """One text offered for an answering draft: rank 0 is the rule's own, 1… the answers found, best first."""
+
+    rank: int
+    source: str  # template | knowledge | learned | reply
+    label: str  # the rule's or entry's name, or "as you answered Rita on 3 May"
+    score: float
+    text: str
+    entry: str = ""  # the entry's key ("knowledge:<name>", "learned:<id>", "reply:<id>")
+    chosen: bool = False  # the draft's text is this one
+
+
+@dataclass(frozen=True)
 class NewDraft:
     """What the rules ask the store to save."""
 
@@ -200,6 +213,25 @@ class NewDraft:
     action: str = "post"
     triage: int = 2
     thread_key: str | None = None
+    offers: tuple[Offer, ...] = ()  # for a rule with answer_from: what the text may be (saved apart)
+
+    def columns(self) -> dict[str, Any]:
+        """The fields the drafts table keeps (the offers have their own)."""
+        return {k: v for k, v in self.__dict__.items() if k != "offers"}
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """An answer the store knows: a past reply remembered when approved, or one an approver taught it."""
+
+    id: int
+    kind: str  # reply | learned
+    question: str
+    text: str  # a template: the person's name as {name}
+    language: str | None
+    person: str  # whom it answered
+    answered_at: datetime
+    draft_id: int | None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from bot.cli.base import cli
 
 # Each module adds its commands to `cli`; `frontrow --help` lists them in this order.
 # isort: off
-from bot.cli import run, drafts, people, listening, rules, init, demo  # noqa: F401
+from bot.cli import run, drafts, people, listening, rules, answers, init, demo  # noqa: F401
 # isort: on
 
 __all__ = ["cli", "main"]

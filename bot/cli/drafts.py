@@ -58,6 +58,11 @@ def _decide(draft_id: int, state: str, text: str | None) -> None:
     if draft is None:
         fail(f"#{draft_id}: no such draft", 1)
     clean = defang(text) if text else None
-    if not db.decide(draft_id, state, now=utcnow(), by=None, text=clean):
+    now = utcnow()
+    if not db.decide(draft_id, state, now=now, by=None, text=clean):
         fail(f"#{draft_id} is already {draft.state}", 1)
+    if state == "approved":
+        from bot.service.answering import remember
+
+        remember(db, draft_id, clean or draft.text, now)
     typer.echo(f"{'Approved' if state == 'approved' else 'Rejected'} #{draft_id}")

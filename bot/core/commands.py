@@ -74,6 +74,15 @@ def _person(verb: str, rest: str) -> Command:
     return Command(verb, target=parts[0].lstrip("@"), text=note)
 
 
+def _choice(verb: str, rest: str) -> Command:
+    """`use 12 2` (draft 12, its answer 2) or, replying to a one-draft DM, `use 2`."""
+    words = rest.replace(",", " ").split()
+    matches = [_ID.match(word) for word in words]
+    if not 1 <= len(words) <= 2 or any(m is None for m in matches):
+        return Command(verb, error=f"usage: {VERBS[verb].usage}")
+    return Command(verb, ids=tuple(int(m.group(1)) for m in matches if m is not None))
+
+
 def _page(verb: str, rest: str) -> Command:
     word = rest.split()[0] if rest.split() else ""
     if not word:
@@ -97,6 +106,8 @@ COMMAND_TABLE: tuple[Verb, ...] = (
     Verb("boost", ("boost",), "boost N", _id_and_text),
     Verb("fav", ("fav",), "fav N", _id_and_text),
     Verb("reply", ("reply",), "reply N <text>", _id_and_text),
+    Verb("use", ("use",), "use 12 2", _choice),
+    Verb("learn", ("learn",), "learn 12", _ids),
     Verb("help", ("help",), "help", _bare, control=True),
 )
 VERBS: dict[str, Verb] = {verb.name: verb for verb in COMMAND_TABLE}

@@ -23,11 +23,15 @@ def full_acct(acct: str, domain: str) -> str:
     return acct if "@" in acct else f"{acct}@{domain}"
 
 
-def draft_block(draft: Draft, domain: str) -> str:
-    """`Draft #<id>` line (rule, who it is for), then the text as it would be posted."""
+def draft_block(draft: Draft, domain: str, answer: str = "") -> str:
+    """`Draft #<id>` line (rule, who it is for), then the text as it would be posted.
+
+    `answer`: for an answering draft, a line under the first saying where the text came from.
+    """
     kind = f"reply, {draft.visibility}" if draft.in_reply_to_id else draft.visibility
     who = f"{defang(draft.display_name)} ({full_acct(draft.acct, domain)})" if draft.acct else "everyone"
-    return f"Draft #{draft.id} · {draft.rule} · for {who} · {kind}\n{defang(draft.text)}"
+    answer_line = f"\n{defang(answer)}" if answer else ""
+    return f"Draft #{draft.id} · {draft.rule} · for {who} · {kind}{answer_line}\n{defang(draft.text)}"
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ class Rule:
     first_contact: bool | None = None
     visibility_in: tuple[str, ...] = ()
     priority: int = 0
+    answer_from: str | None = None  # "knowledge": the draft is the best answer found, if one is good enough
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ def compile_rules(configured: Sequence[Any]) -> tuple[Rule, ...]:
             first_contact=r.first_contact,
             visibility_in=tuple(r.visibility_in),
             priority=r.priority or 0,
+            answer_from=r.answer_from,
         )
         for r in configured
     ]

@@ -11,6 +11,7 @@ from bot.config import ApprovalSettings
 from bot.core import budget, render
 from bot.instance import InstanceError
 from bot.instance.writer import Writer
+from bot.service import answering
 from bot.store import Store
 from bot.store.state import LAST_DRAFT_DM
 
@@ -130,7 +131,8 @@ class Announcer:
         allowed = self.allowance("notice")
         if allowed <= 0:
             return
-        blocks = [*notices, *(render.draft_block(d, self.domain) for d in drafts)]
+        lines = answering.notes(self.store, drafts)
+        blocks = [*notices, *(render.draft_block(d, self.domain, lines.get(d.id, "")) for d in drafts)]
         owners = [None] * len(notices) + [d.id for d in drafts]  # the draft each block shows
         # The writer puts the approvers' mentions in front: they are never cut away with a head.
         messages, left = render.pack("", blocks, self.room, max_messages=allowed, more=more_drafts)

@@ -11,6 +11,7 @@ from bot.core import render
 from bot.core.commands import VERBS, Command, help_text
 from bot.core.render import draft_block, full_acct
 from bot.model import NewDraft
+from bot.service import answering
 from bot.store import Store, ledger
 from bot.store.ledger import DigestItem
 from bot.text import clean_name, defang
@@ -71,7 +72,8 @@ def _list(request: Request) -> Outcome:
     if not pending:
         return Outcome("No drafts are pending.")
     page = request.command.ids[0] if request.command.ids else 1
-    blocks = [draft_block(d, request.domain) for d in pending]
+    lines = answering.notes(request.store, pending)
+    blocks = [draft_block(d, request.domain, lines.get(d.id, "")) for d in pending]
     head = f"{len(pending)} pending draft(s):"
     texts, note = render.list_page(blocks, page, head=head, limit=request.room, per_reply=LIST_DMS)
     return Outcome(note, tuple(texts))
@@ -120,6 +122,7 @@ def _decide(request: Request) -> Outcome:
             notes.append(f"Rejected #{draft_id}")
             continue
         text = defang(command.text.strip()) if command.verb == "edit" else draft.text
+        unsigned = text
         if approver.sign:
             text = f"{text}\n{approver.sign}"
         if store.decide(
@@ -130,11 +133,36 @@ def _decide(request: Request) -> Outcome:
             text=text,
             command_status_id=request.command_status_id,
         ):
+            answering.remember(store, draft_id, unsigned, now)
             if request.dry_run:
                 notes.append(f"Approved #{draft_id} (dry run: nothing is posted)")
         else:
             notes.append(f"#{draft_id} changed meanwhile; nothing done")
     return Outcome("\n".join(notes) or None)  # approved drafts are confirmed by the outbox once posted
+
+
+def _use(request: Request) -> Outcome:
+    """`use 12 2`: draft 12 now carries its second answer, still pending."""
+    ids = request.command.ids
+    if len(ids) == 1 and request.in_reply_to_id:  # `use 2` answering a DM with one draft
+        carried = request.store.drafts_in_message(request.in_reply_to_id)
+        ids = (carried[0], ids[0]) if len(carried) == 1 else ids
+    if len(ids) != 2:
+        return Outcome(f"usage: {VERBS['use'].usage}")
+    draft, why = answering.use(request.store, ids[0], ids[1])
+    if draft is None:
+        return Outcome(why)
+    line = answering.notes(request.store, [draft]).get(draft.id, "")
+    return Outcome(f"Still pending, now:\n{draft_block(draft, request.domain, line)}")
+
+
+def _learn(request: Request) -> Outcome:
+    """`learn 12`: the answer approved for draft 12 is offered for questions like it from now on."""
+    if not request.command.ids:
+        return Outcome(f"usage: {VERBS['learn'].usage}")
+    signs = [request.approver.sign]
+    told = [answering.learn(request.store, i, signs, request.now) for i in request.command.ids]
+    return Outcome("\n".join(told))
 
 
 def _digest_action(request: Request) -> Outcome:
@@ -182,6 +210,8 @@ HANDLERS: dict[str, Callable[[Request], Outcome]] = {
     "fav": _digest_action,
     "reply": _digest_action,
     "help": _help,
+    "use": _use,
+    "learn": _learn,
 }
 assert set(HANDLERS) == set(VERBS), "every command in core.commands has exactly one handler"
 

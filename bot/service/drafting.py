@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.config import Settings
-from bot.core import rules, stadium
+from bot.core import answers, rules, stadium
 from bot.core.render import full_acct
 from bot.instance.reader import Reader
 from bot.model import Event, NewDraft, StatusEvent
+from bot.service.answering import Knowledge
 from bot.store import Store
 from bot.store.state import SPIKE_LAST_ACTIVE, SPIKE_NOTICE, SPIKE_SINCE
 from bot.text import clean_name
@@ -52,6 +53,7 @@ class Drafter:
         self.char_limit = char_limit
         self._silenced: tuple[datetime | None, frozenset[str]] = (None, frozenset())
         self.round: Round | None = None
+        self.knowledge = Knowledge(store, settings)
 
     def begin(self, now: datetime) -> None:
         """Read once per round: a query per event cost more than the drafting itself."""
@@ -60,6 +62,7 @@ class Drafter:
             drafts_left=limit - self.store.count_drafts_since(now - timedelta(days=1)),
             recent_posts=self.store.recent_post_texts(),
         )
+        self.knowledge.refresh()  # answers learned or remembered since the last round, a reloaded config
 
     def end(self) -> None:
         if self.round is not None and self.round.capped:
@@ -131,7 +134,13 @@ class Drafter:
             max_replies_per_thread=settings.etiquette.max_replies_per_thread,
             recent_posts=recent_posts,
         )
-        return rules.match(compiled, event, ctx)
+        draft = rules.match(compiled, event, ctx)
+        if draft is not None and isinstance(event, StatusEvent):
+            rule = next(r for r in compiled if r.name == draft.rule)
+            if rule.answer_from == "knowledge":
+                index = self.knowledge.index(now)
+                draft = answers.answer(draft, event, index, settings.answers.min_score, self.char_limit)
+        return draft
 
     def _stadium(self, event_id: int, now: datetime) -> bool:
         """True while more follows than `limits.spike_threshold` arrived within `limits.spike_window`."""

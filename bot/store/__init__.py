@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.store.answers import AnswersPart
 from bot.store.base import StoreBase, StoreError, StoreOpenError, token_fingerprint, utcnow
 from bot.store.drafts import DRAFT_STATES, DraftsPart
 from bot.store.events import EventsPart, QuarantinedEvent
@@ -53,10 +54,10 @@ __all__ = [
 ]
 
 
-class Store(EventsPart, DraftsPart, PeoplePart, StatePart, StoreBase):
+class Store(EventsPart, DraftsPart, PeoplePart, StatePart, AnswersPart, StoreBase):
     """The store: every read and write of Frontrow's data goes through these methods.
 
-    Events (bot/store/events.py), drafts (drafts.py), people (people.py) and small state (state.py)
-    share one engine and one owner (base.py); the ledger and listening queries are functions
-    over a store (ledger.py, listening.py).
+    Events (bot/store/events.py), drafts (drafts.py), people (people.py), small state (state.py) and
+    answers (answers.py) share one engine and one owner (base.py); the ledger and listening queries
+    are functions over a store (ledger.py, listening.py).
     """

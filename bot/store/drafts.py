@@ -10,6 +10,7 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 
 from bot.model import Draft, NewDraft
+from bot.store.answers import add_offers
 from bot.store.base import NO_SYNC, StoreBase
 from bot.store.tables import DmLogRow, DraftMessageRow, DraftRow, InteractionRow, OurPostRow
 
@@ -54,10 +55,12 @@ class DraftsPart(StoreBase):
 
     def save_draft(self, draft: NewDraft, now: datetime, event_id: int | None = None) -> int:
         with self.session() as session:
-            row = DraftRow(event_id=event_id, created_at=now, **draft.__dict__)
+            row = DraftRow(event_id=event_id, created_at=now, **draft.columns())
             session.add(row)
-            session.commit()
+            session.flush()
             assert row.id is not None
+            add_offers(session, row.id, draft.offers)
+            session.commit()
             return row.id
 
     def draft(self, draft_id: int) -> Draft | None:

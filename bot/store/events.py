@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from bot.model import Event, NewDraft, event_from_json, event_to_json
+from bot.store.answers import add_offers
 from bot.store.base import NO_SYNC, StoreBase
 from bot.store.people import update_person
 from bot.store.state import CURSOR, put_in
@@ -253,10 +254,12 @@ class EventsPart(StoreBase):
                     select(DraftRow.id).where(DraftRow.event_id == event_id, DraftRow.rule == draft.rule)
                 ).first()
                 if exists is None:
-                    row = DraftRow(event_id=event_id, created_at=now, **draft.__dict__)
+                    row = DraftRow(event_id=event_id, created_at=now, **draft.columns())
                     session.add(row)
                     session.flush()
                     draft_id = row.id
+                    assert draft_id is not None
+                    add_offers(session, draft_id, draft.offers)
             session.exec(
                 update(EventRow).where(col(EventRow.id) == event_id).values(handled_at=now),
                 execution_options=NO_SYNC,

@@ -239,6 +239,38 @@ class FeedEntryRow(SQLModel, table=True):
 # --- end of ledger and listening tables ----------------------------------------------------------
 
 
+class DraftOfferRow(SQLModel, table=True):
+    """The texts an answering draft may carry: 0 the rule's own, 1… the answers found; one is chosen."""
+
+    __tablename__ = "draft_offers"
+    __table_args__ = (UniqueConstraint("owner", "draft_id", "rank", name="uq_draft_offers_rank"),)
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
+    draft_id: int = Field(index=True)
+    rank: int
+    source: str  # template | knowledge | learned | reply
+    entry: str = ""  # knowledge:<name> | learned:<id> | reply:<id>
+    label: str = ""
+    score: float = 0.0
+    text: str
+    chosen: bool = False
+
+
+class AnswerRow(SQLModel, table=True):
+    """What the store knows how to answer: our past replies, and the ones an approver taught it."""
+
+    __tablename__ = "answers"
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = Field(default="", index=True)  # the bot account the row belongs to
+    kind: str  # reply (remembered when approved) | learned (`learn 12`)
+    question: str  # the post it answered, as plain text
+    text: str  # the answer as a template: the person's name as {name}
+    language: str | None = None
+    person: str = ""  # whom we answered (display name, cleaned), for "as you answered Rita on 3 May"
+    answered_at: datetime = _ts()
+    draft_id: int | None = Field(default=None, index=True)
+
+
 class AccountRow(SQLModel, table=True):
     """The bot accounts sharing this store; every other table's rows carry one of their `owner` keys."""
 
@@ -263,6 +295,8 @@ OWNED_TABLES: tuple[type[SQLModel], ...] = (
     DigestItemRow,
     FeedStateRow,
     FeedEntryRow,
+    DraftOfferRow,
+    AnswerRow,
 )
 
 
