@@ -1,4 +1,4 @@
-"""Text cleaning (pure): status HTML to plain text, safe display names, handle defanging, length counting."""
+"""Text cleaning (pure): status HTML to plain text, safe names, text safe to quote, length counting."""
 
 from __future__ import annotations
 
@@ -18,16 +18,21 @@ NAME_MAX_CHARS = 60
 ELLIPSIS = "…"
 _ZWJ = "\u200d"
 
-# Mastodon's Account::MENTION_RE: an @ not preceded by a word char, "/" or "=" (so URLs do not mention).
+# Mastodon's Account::MENTION_RE, `(?<![=/[:word:]])@((USERNAME)(?:@[[:word:]]+([.-]+[[:word:]]+)*)?)`,
+# applied by the instance to the whole raw text (URLs included). Ruby's [[:word:]] is Unicode letters,
+# marks, digits and connector punctuation: "²" or "!" before an @ is a boundary, "/" and "=" are not.
 _USERNAME = r"[a-z0-9_]+(?:[.-]+[a-z0-9_]+)*"
-MENTION_RE = re.compile(rf"(?<![=/\w])@(({_USERNAME})(?:@\w+(?:[.-]+\w+)*)?)", re.IGNORECASE)
+MENTION_RE = re.compile(
+    rf"@(({_USERNAME})(?:@\w+(?:[.-]+\w+)*)?)", re.IGNORECASE
+)  # the lookbehind: _boundary
+_AT_RUN_RE = re.compile(r"@+(?=[a-z0-9_])", re.IGNORECASE)  # a run of @ before a username's first char
 # Close to twitter-text's valid_url as Mastodon uses it: scheme required, not glued to a word/@/#/$.
 _URL_RE = re.compile(r"(?<![\w@＠#＃$])https?://[^\s<>\"]+", re.IGNORECASE)
 _URL_TRAILING_PUNCT = ".,:;!?'\"’”)]}>"
 
 # Characters that look like @ to people or clients; Mastodon itself only links the ASCII one.
 _AT_SIGNS = "@＠﹫"
-_HANDLE_AT_RE = re.compile(rf"(?<!\w)[{_AT_SIGNS}]+(?=\w)")
+_LOOKALIKE_AT_RE = re.compile(r"(?<!\w)[＠﹫]+(?=\w)")
 _LEADING_MENTIONS_RE = re.compile(rf"\A\s*(?:[{_AT_SIGNS}][\w.-]+(?:@[\w.-]+)*[,:]?(?:\s+|\Z))*")
 _NAME_URL_RE = re.compile(r"\S*://\S*|\bwww\.\S*", re.IGNORECASE)
 _NAME_AT_RE = re.compile(rf"[{_AT_SIGNS}]\S*")
@@ -149,12 +154,15 @@ def _strip_tags(capped: str) -> str:
         return ""
 
 
-def _remove_invisibles(text: str) -> str:
-    """Drop control, zero-width and bidi-override characters; line separators become spaces."""
+def _remove_invisibles(text: str, *, keep_lines: bool = False) -> str:
+    """Drop zero-width, bidi and other format characters; controls and line separators become spaces
+    (with `keep_lines`, newlines and tabs stay, as in a post's text)."""
     kept: list[str] = []
     for index, char in enumerate(text):
         category = unicodedata.category(char)
-        if category in ("Zl", "Zp", "Cc"):
+        if keep_lines and char in "\n\t":
+            kept.append(char)
+        elif category in ("Zl", "Zp", "Cc"):
             kept.append(" ")
         elif category not in ("Cf", "Cs") or (char == _ZWJ and _joins_emoji(text, index)):
             kept.append(char)
@@ -187,11 +195,39 @@ def clean_name(display_name: str | None, fallback: str) -> str:
     return "friend"
 
 
-def defang(text: str) -> str:
-    """Remove the @ of every handle so the text notifies nobody when posted ("@a@b.c" → "a@b.c")."""
-    # Whole runs of @ go, or "@@bob" would become a fresh "@bob"; an @ after a word char
-    # (an email address) is no mention for Mastodon and stays.
-    return _HANDLE_AT_RE.sub("", text)
+def _ruby_word(char: str) -> bool:
+    """Ruby's [[:word:]] (as Mastodon's mention rule reads it), erring on the side of "not a word"."""
+    category = unicodedata.category(char)
+    return category[0] in "LM" or category in ("Nd", "Nl", "Pc")
+
+
+def _boundary(text: str, index: int) -> bool:
+    """Whether an @ at `index` may start a mention: what precedes it is no word char, "/" or "="."""
+    return index == 0 or not (text[index - 1] in "=/" or _ruby_word(text[index - 1]))
+
+
+def _disarm_ats(text: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        # After a word char, "/" or "=" a single @ mentions nobody (an email, a profile link): keep one.
+        return "" if _boundary(text, match.start()) else "@"
+
+    return _AT_RUN_RE.sub(one, text)
+
+
+def safe_text(text: str) -> str:
+    """Third-party text made safe to quote in a DM or a post: no @ that Mastodon would turn into a
+    mention ("thanks ²@bob" → "thanks ²bob", "@a@b.c" → "a@b.c"), look-alike at signs dropped the
+    same way, zero-width and bidi controls removed; links (profile links too), emails and line
+    breaks kept. Callers refuse text that is empty afterwards."""
+    result = _remove_invisibles(text, keep_lines=True)
+    for _ in range(len(result) + 1):
+        # Removing an @ never makes another @ a mention, but a look-alike removal can: repeat until
+        # nothing changes (one or two passes on real text).
+        cleaned = _disarm_ats(_LOOKALIKE_AT_RE.sub("", result))
+        if cleaned == result:
+            break
+        result = cleaned
+    return result
 
 
 def strip_leading_mentions(text: str) -> str:
@@ -209,10 +245,15 @@ def _url_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _mentions(text: str) -> list[re.Match[str]]:
+    """Every mention Mastodon would make of `text` (its rule runs over URLs too)."""
+    return [match for match in MENTION_RE.finditer(text) if _boundary(text, match.start())]
+
+
 def _entities(text: str) -> list[tuple[int, int, int]]:
     """URLs and mentions as (start, end, counted length), in order and not overlapping."""
     found = [(start, end, URL_LENGTH) for start, end in _url_spans(text)]
-    for match in MENTION_RE.finditer(text):
+    for match in _mentions(text):
         if not any(start <= match.start() < end for start, end, _ in found):
             found.append((match.start(), match.end(), 1 + len(match.group(2))))
     entities: list[tuple[int, int, int]] = []
@@ -271,11 +312,8 @@ def truncate_to(text: str, limit: int) -> str:
 
 def mentioned_handles(text: str) -> list[str]:
     """The handles ("user" or "user@domain", lowercased, each once) that posting `text` would mention."""
-    url_spans = _url_spans(text)
     handles: list[str] = []
-    for match in MENTION_RE.finditer(text):
-        if any(start <= match.start() < end for start, end in url_spans):
-            continue
+    for match in _mentions(text):
         handle = match.group(1).lower()
         if handle not in handles:
             handles.append(handle)

@@ -27,6 +27,7 @@ from bot.store import Store, ledger, utcnow
 from bot.store.ledger import DigestItem
 from bot.text import html_to_text, status_length
 from tests.conftest import Community, Person
+from tests.mastodon_rules import mastodon_mentions
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # A real remote status (see fixtures/README.md); the tests vary its id, author, time and flags.
@@ -61,6 +62,7 @@ def run_digest(config: str) -> str:
 def test_digest_dm_brings_followed_posts_to_the_approvers_only(community: Community) -> None:
     bot = community.bot.api
     carol = community.person("carol", display_name="Carol")
+    victim = community.person("victim")
     followed: dict[str, Person] = {}
     for name, profile in {
         "friend": {"display_name": "Friend"},
@@ -74,7 +76,7 @@ def test_digest_dm_brings_followed_posts_to_the_approvers_only(community: Commun
         bot.account_follow(followed[name].id)
     sunset = followed["friend"].api.status_post("Lovely sunset over the harbour tonight", visibility="public")
     tides = followed["chatty"].api.status_post(
-        "@carol have you seen the new tide tables?", visibility="public"
+        "@carol have you seen the new tide tables? thanks to ²@victim", visibility="public"
     )
     followed["robot"].api.status_post("Automated weather report", visibility="public")
     followed["shy"].api.status_post("Quiet thoughts", visibility="public")
@@ -93,13 +95,14 @@ def test_digest_dm_brings_followed_posts_to_the_approvers_only(community: Commun
     assert [m["acct"] for m in dm["mentions"]] == ["alice"]
     text = html_to_text(dm["content"])
     assert "Friend (friend@mock.local): Lovely sunset over the harbour tonight" in text
-    assert "Chatty (chatty@mock.local): carol have you seen the new tide tables?" in text
+    assert "Chatty (chatty@mock.local): carol have you seen the new tide tables? thanks to ²victim" in text
+    assert mastodon_mentions(text) == ["alice"]
     assert re.findall(r"\[\d+\]", text) == ["[1]", "[2]"]
     assert re.findall(r"(?<!\w)@\w+", text) == ["@alice"]  # no other handle keeps its @
     for absent in ("robot", "shy", "booster", "asker", "Our own news", "weather"):
         assert absent not in text
     # Nobody but the approver hears of the digest, the account mentioned in a digested post included.
-    for person in (carol, *followed.values()):
+    for person in (carol, victim, *followed.values()):
         assert from_bot(community, person) == []
 
     numbered = {n: digest_item(store, n) for n in (1, 2, 3)}
@@ -289,7 +292,7 @@ def test_blocks_defang_every_handle_and_messages_fit() -> None:
             acct="eve@social.example" if n % 2 else "local",
             display_name="Eve @everyone :blobcat: https://spam.example",
             url=f"https://social.example/@eve/{n}",
-            excerpt="Thanks @carol@other.example and ＠bob for https://social.example/@eve/1 "
+            excerpt="Thanks @carol@other.example, ²@victim and ＠bob for https://social.example/@eve/1 "
             + "words " * 40,
             source="home",
             created_at=now,
@@ -297,9 +300,10 @@ def test_blocks_defang_every_handle_and_messages_fit() -> None:
         for n in range(1, 9)
     ]
     blocks = digest_message_blocks(items, "bot.example")
-    assert blocks[0].startswith("[1] Eve (eve@social.example): Thanks carol@other.example and bob for")
+    assert blocks[0].startswith("[1] Eve (eve@social.example): Thanks carol@other.example, ²victim and bob")
     assert blocks[1].startswith("[2] Eve (local@bot.example): ")
-    assert not any(re.search(r"(?<!\w)[@＠]\w", block) for block in blocks)
+    assert all(mastodon_mentions(block) == [] for block in blocks)
+    assert "https://social.example/@eve/1" in blocks[0]  # a profile link stays a working link
 
     messages = digest_messages(items, ["alice", "bob@team.example"], "bot.example", 500)
     assert len(messages) > 1

@@ -17,7 +17,6 @@ from bot.text import (
     URL_LENGTH,
     _units,
     clean_name,
-    defang,
     html_to_text,
     mentioned_handles,
     status_length,
@@ -26,7 +25,6 @@ from bot.text import (
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
-NOTIFIES = re.compile(r"(?<![\w@])@\w")
 EMOJI_CODE = re.compile(r":[A-Za-z0-9_]{2,}:")
 BOT_APPROVE_HTML = (
     '<p><span class="h-card" translate="no"><a href="https://example.social/@bot" class="u-url mention">'
@@ -227,44 +225,6 @@ def test_clean_name_is_always_safe(display_name: str | None, fallback: str) -> N
 def test_clean_name_is_safe_on_adversarial_pieces(pieces: list[str]) -> None:
     name = clean_name("".join(pieces), "")
     assert "@" not in name and "://" not in name and not EMOJI_CODE.search(name)
-
-
-# --- defang -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("hi @fan@example.social and @bob", "hi fan@example.social and bob"),
-        ("@bob", "bob"),
-        ("(@bob)", "(bob)"),
-        ("@@bob", "bob"),
-        ("mail me at a@b.c", "mail me at a@b.c"),
-        ("x@@bob", "x@bob"),
-        ("＠bob and ﹫carol", "bob and carol"),
-        ("an @ sign", "an @ sign"),
-        ("", ""),
-    ],
-)
-def test_defang(text: str, expected: str) -> None:
-    assert defang(text) == expected
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.text())
-def test_defang_never_notifies(text: str) -> None:
-    result = defang(text)
-    assert not NOTIFIES.search(result)
-    assert mentioned_handles(result) == []
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(["@", "＠", "a", "b.c", " ", "-", "/", "=", "_", "é"]), max_size=30))
-def test_defang_never_notifies_on_at_heavy_text(pieces: list[str]) -> None:
-    result = defang("".join(pieces))
-    assert not NOTIFIES.search(result)
-    assert not re.search(r"(?<!\w)[＠﹫]\w", result)
-    assert mentioned_handles(result) == []
 
 
 # --- strip_leading_mentions -------------------------------------------------------------------

@@ -51,13 +51,13 @@ def reject(draft_id: Annotated[int, typer.Argument(help="draft number")]) -> Non
 
 def _decide(draft_id: int, state: str, text: str | None) -> None:
     from bot.store import utcnow
-    from bot.text import defang
+    from bot.text import safe_text
 
     db = store()
     draft = db.draft(draft_id)
     if draft is None:
         fail(f"#{draft_id}: no such draft", 1)
-    clean = defang(text) if text else None
+    clean = safe_text(text) if text else None
     now = utcnow()
     if not db.decide(draft_id, state, now=now, by=None, text=clean):
         fail(f"#{draft_id} is already {draft.state}", 1)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.model import Draft
-from bot.text import ELLIPSIS, defang, status_length, truncate_to
+from bot.text import ELLIPSIS, safe_text, status_length, truncate_to
 
 BLOCK_SEP = "\n\n"
 # A head (the approvers' mentions, a title) is kept only while it leaves this much room for the blocks
@@ -29,9 +29,9 @@ def draft_block(draft: Draft, domain: str, answer: str = "") -> str:
     `answer`: for an answering draft, a line under the first saying where the text came from.
     """
     kind = f"reply, {draft.visibility}" if draft.in_reply_to_id else draft.visibility
-    who = f"{defang(draft.display_name)} ({full_acct(draft.acct, domain)})" if draft.acct else "everyone"
-    answer_line = f"\n{defang(answer)}" if answer else ""
-    return f"Draft #{draft.id} · {draft.rule} · for {who} · {kind}{answer_line}\n{defang(draft.text)}"
+    who = f"{safe_text(draft.display_name)} ({full_acct(draft.acct, domain)})" if draft.acct else "everyone"
+    answer_line = f"\n{safe_text(answer)}" if answer else ""
+    return f"Draft #{draft.id} · {draft.rule} · for {who} · {kind}{answer_line}\n{safe_text(draft.text)}"
 
 
 @dataclass(frozen=True)

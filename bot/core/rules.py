@@ -15,7 +15,7 @@ import re2  # RE2's own escaping, for the template openings matched on RE2
 
 from bot.config import Pattern, compile_regex
 from bot.model import Event, NewDraft, PersonHistory, StatusEvent, narrower_visibility
-from bot.text import clean_name, defang, status_length, strip_leading_mentions, truncate_to
+from bot.text import clean_name, safe_text, status_length, strip_leading_mentions, truncate_to
 
 DEFAULT_CONSENT_TAGS = ("#nobot", "#nobots")
 
@@ -263,8 +263,8 @@ def render(rule: Rule, event: Event, ctx: Context) -> NewDraft:
     account = event.account
     template = choose_template(rule, ctx, event.id)
     name = clean_name(account.display_name, account.username)
-    fields = {"name": name, "username": defang(account.username), "acct": defang(account.acct)}
-    text = defang(string.Formatter().vformat(template, (), fields)).strip()
+    fields = {"name": name, "username": safe_text(account.username), "acct": safe_text(account.acct)}
+    text = safe_text(string.Formatter().vformat(template, (), fields)).strip()
     # The posted text starts with "@acct " (the mention of the person answered).
     room = ctx.char_limit - status_length(f"@{account.acct} ")
     text = truncate_to(text, room)

@@ -19,7 +19,7 @@ from bot.model import Account
 from bot.store import Store, ledger
 from bot.store.ledger import LINK_LOVE_TARGET, LINK_LOVE_WINDOW, DigestItem, OurPost, percent
 from bot.store.state import OUR_POSTS_BACKFILL, OUR_POSTS_CURSOR, OUR_POSTS_SYNCED
-from bot.text import clean_name, defang, truncate_to
+from bot.text import clean_name, safe_text, truncate_to
 
 if TYPE_CHECKING:
     from bot.instance.reader import Reader
@@ -277,8 +277,8 @@ def digest_message_blocks(items: Sequence[DigestItem], domain: str) -> list[str]
     blocks = []
     for item in items:
         name = clean_name(item.display_name, item.acct.split("@")[0])
-        who = full_acct(defang(item.acct), domain)
-        excerpt = defang(truncate_to(" ".join(item.excerpt.split()), EXCERPT_CHARS))
+        who = full_acct(safe_text(item.acct), domain)
+        excerpt = safe_text(truncate_to(" ".join(item.excerpt.split()), EXCERPT_CHARS))
         blocks.append(f"[{item.number}] {name} ({who}): {excerpt}")
     return blocks
 

@@ -14,7 +14,7 @@ from bot.model import NewDraft
 from bot.service import answering
 from bot.store import Store, ledger
 from bot.store.ledger import DigestItem
-from bot.text import clean_name, defang
+from bot.text import clean_name, safe_text
 
 DIGEST_ACTIONS = {"boost": "boost", "fav": "favourite", "reply": "post"}
 LIST_DMS = 3  # one `list` answer: a page is at most this many DMs, then "send list 2"
@@ -87,7 +87,7 @@ def _note(request: Request) -> Outcome:
     store, command = request.store, request.command
     person = store.person(command.target)
     if person is None:
-        return Outcome(f"{defang(command.target)}: nobody of that name in the ledger")
+        return Outcome(f"{safe_text(command.target)}: nobody of that name in the ledger")
     store.add_note(person.account_id, command.text, request.now)
     return Outcome(f"Noted for {full_acct(person.acct, request.domain)}.")
 
@@ -121,7 +121,7 @@ def _decide(request: Request) -> Outcome:
             store.decide(draft_id, "rejected", now=now, by=approver.acct)
             notes.append(f"Rejected #{draft_id}")
             continue
-        text = defang(command.text.strip()) if command.verb == "edit" else draft.text
+        text = safe_text(command.text.strip()) if command.verb == "edit" else draft.text
         unsigned = text
         if approver.sign:
             text = f"{text}\n{approver.sign}"
@@ -181,7 +181,7 @@ def _digest_action(request: Request) -> Outcome:
             account_id=resolved.account_id,
             acct=resolved.acct,
             display_name=clean_name(resolved.display_name, resolved.acct),
-            text=defang(command.text.strip()),
+            text=safe_text(command.text.strip()),
             template="",
             visibility="unlisted" if command.verb == "reply" else "public",
             in_reply_to_id=resolved.status_id,
@@ -219,7 +219,7 @@ assert set(HANDLERS) == set(VERBS), "every command in core.commands has exactly 
 def who_line(store: Store, acct: str, domain: str) -> str:
     person = store.person(acct)
     if person is None:
-        return f"{defang(acct)}: nobody of that name in the ledger"
+        return f"{safe_text(acct)}: nobody of that name in the ledger"
     counts = store.interaction_counts(person.account_id)
     theirs = ", ".join(f"{k} {v}" for k, v in sorted(counts["theirs"].items())) or "nothing yet"
     ours = ", ".join(f"{k} {v}" for k, v in sorted(counts["ours"].items())) or "nothing yet"
@@ -233,5 +233,5 @@ def who_line(store: Store, acct: str, domain: str) -> str:
     ]
     if (stopped := store.stopped_at(person.account_id)) is not None:
         lines.append(f"asked us to stop on {stopped:%Y-%m-%d}")
-    lines += [f"note: {defang(text)}" for _, text in notes[-3:]]
+    lines += [f"note: {safe_text(text)}" for _, text in notes[-3:]]
     return "\n".join(lines)
