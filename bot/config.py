@@ -361,7 +361,8 @@ class MastodonSettings(_Frozen):
         except ValueError:
             parts = None
         if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
-            raise ValueError(f"{_show(value)} is not an http(s) URL (e.g. https://mastodon.example)")
+            # The value is not repeated: a token pasted into the wrong key must not reach a log or a DM.
+            raise ValueError("is not an http(s) URL (e.g. https://mastodon.example)")
         return url
 
     @field_validator("access_token")
@@ -386,9 +387,8 @@ class StoreSettings(_Frozen):
         try:
             make_url(value.strip())
         except (ArgumentError, ValueError):
-            raise ValueError(
-                f"{_show(value)} is not a database URL (e.g. sqlite:///frontrow.db "
-                "or postgresql+psycopg://user@host/frontrow)"
+            raise ValueError(  # not repeated: a database URL may carry a password
+                "is not a database URL (e.g. sqlite:///frontrow.db or postgresql+psycopg://user@host/frontrow)"
             ) from None
         return value.strip()
 
@@ -697,7 +697,28 @@ _KEYS_AT: dict[str, type[BaseModel]] = {
     "answers": AnswerSettings,
     "answers.entries": AnswerEntry,
 }
-_SECRET_KEYS = {"access_token"}
+# Values under [mastodon], and under any key named like a secret, are never repeated in a message.
+_SECRET_WORDS = ("token", "secret", "password", "passwd", "key", "credential")
+
+
+def _secret(loc: tuple[int | str, ...]) -> bool:
+    names = [part.lower() for part in loc if isinstance(part, str)]
+    return bool(names) and (names[0] == "mastodon" or any(w in n for n in names for w in _SECRET_WORDS))
+
+
+def _kind(value: Any) -> str:
+    """What a value is, without what it says (for secrets)."""
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, list | tuple):
+        return "a list of tables" if value and all(isinstance(v, Mapping) for v in value) else "a list"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    return type(value).__name__
 
 
 def _where(loc: tuple[int | str, ...]) -> str:
@@ -726,6 +747,7 @@ def _unknown_key(loc: tuple[int | str, ...]) -> str:
 def _message(error: ErrorDetails) -> str:
     loc, kind, value = error["loc"], error["type"], error.get("input")
     key = str(next((part for part in reversed(loc) if isinstance(part, str)), "value"))
+    show = _kind if _secret(loc) else _show
     if kind == "value_error":
         return str(error.get("ctx", {}).get("error", error["msg"]))
     if kind == "extra_forbidden":
@@ -734,12 +756,14 @@ def _message(error: ErrorDetails) -> str:
         return _MISSING_HINTS.get(_pattern(loc), "missing")
     if kind in ("list_type", "tuple_type"):
         if _pattern(loc) == "rules":
-            return f"must be a list of [[rules]] tables, not {_show(value)}"
-        return f'must be a list (e.g. {key} = ["..."]), not {_show(value)}'
+            return f"must be a list of [[rules]] tables, not {show(value)}"
+        return f'must be a list (e.g. {key} = ["..."]), not {show(value)}'
     if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return f"must be a table, not {_show(value)}"
+        if len(loc) == 1 and isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+            return f"must be one table: write [{key}], not [[{key}]]"
+        return f"must be a table, not {show(value)}"
     if kind == "string_type":
-        return "must be text in quotes" + ("" if key in _SECRET_KEYS else f", not {_show(value)}")
+        return f"must be text in quotes, not {show(value)}"
     return error["msg"]
 
 

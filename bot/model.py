@@ -266,6 +266,7 @@ class Draft:
     sending_at: datetime | None
     sent_at: datetime | None
     dm_sent_at: datetime | None
+    shown_at: datetime | None  # the instance's time of the DM that showed it (commands are compared)
     decided_by: str | None
     command_status_id: str | None
     status_id: str | None

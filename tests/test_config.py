@@ -392,3 +392,39 @@ def test_check_config_exits_2_naming_the_key_without_a_traceback(
     result = CliRunner().invoke(cli, ["--config", str(path), "check-config"])
     assert result.exit_code == 2, result.output
     assert key in result.stderr and "Traceback" not in result.stderr
+
+
+# --- secrets are never repeated -------------------------------------------------------------------
+
+SECRET = "sekrit-0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    "mastodon",
+    [
+        [{"base_url": "https://x.example", "access_token": SECRET}],  # [[mastodon]] for [mastodon]
+        {"base_url": SECRET, "access_token": "t"},  # the token pasted into the wrong key
+        {"base_url": "https://x.example", "access_token": [SECRET]},
+        {"base_url": "https://x.example", "access_token": {"value": SECRET}},
+        {"base_url": "https://x.example", "acess_token": SECRET},
+        SECRET,
+        42,
+    ],
+)
+def test_config_errors_never_repeat_a_value_from_mastodon(mastodon: object) -> None:
+    data = {"mastodon": mastodon, "approval": {"approvers": ["alice"]}, "store": {"url": SECRET}}
+    with pytest.raises(ConfigError) as caught:
+        settings_from_dict(data)
+    message = str(caught.value)
+    assert SECRET not in message and "0123456789" not in message
+    assert "mastodon" in message  # still names the key
+
+
+def test_double_brackets_for_a_section_say_how_to_write_it() -> None:
+    data = {
+        "mastodon": [{"base_url": "https://x.example", "access_token": SECRET}],
+        "approval": {"approvers": ["a"]},
+    }
+    with pytest.raises(ConfigError) as caught:
+        settings_from_dict(data)
+    assert "mastodon: must be one table: write [mastodon], not [[mastodon]]" in str(caught.value)

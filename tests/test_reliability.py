@@ -101,7 +101,7 @@ def test_a_post_that_reached_the_server_unheard_is_not_made_twice(community: Com
         f"@fan {draft.text}",
         in_reply_to_id=question["id"],
         visibility="public",
-        idempotency_key=idempotency_key(draft.id),
+        idempotency_key=idempotency_key(app.outbox.store_id, draft.id),
     )
     community.approver.api.status_post(f"@bot ok {draft.id}", visibility="direct")
     app.cycle()

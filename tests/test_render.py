@@ -53,6 +53,7 @@ def make_draft(number: int, *, text: str | None = None, name: str | None = None)
         sending_at=None,
         sent_at=None,
         dm_sent_at=None,
+        shown_at=None,
         decided_by=None,
         command_status_id=None,
         status_id=None,

@@ -33,8 +33,9 @@ def run(
         fail(str(exc))
     try:
         if once:
-            app.start()
+            app.start(hold=True)
             app.cycle(force_dms=True)
+            app.release_lease()
             return
         watch = ConfigWatch(path, lambda p: load_settings(p, os.environ))
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -25,7 +25,7 @@ import snowballstemmer  # Snowball stemmers for 30-odd languages, pure Python, n
 
 from bot.core.stopwords import SNOWBALL, STOPWORDS
 from bot.model import Account, NewDraft, Offer, StatusEvent
-from bot.text import clean_name, defang, status_length, truncate_to
+from bot.text import clean_name, safe_text, status_length, truncate_to
 
 K1 = 1.2  # BM25 term-frequency saturation
 B = 0.75  # BM25 length normalisation
@@ -271,11 +271,11 @@ def _plain(template: str) -> str:
 def fill(template: str, account: Account, room: int | None = None) -> str:
     """A template filled for the person answered, cleaned as rules' drafts are, within `room`."""
     name = clean_name(account.display_name, account.username)
-    fields = {"name": name, "username": defang(account.username), "acct": defang(account.acct)}
+    fields = {"name": name, "username": safe_text(account.username), "acct": safe_text(account.acct)}
     try:
-        text = defang(_FORMATTER.vformat(template, (), fields)).strip()
+        text = safe_text(_FORMATTER.vformat(template, (), fields)).strip()
     except (ValueError, KeyError, IndexError, AttributeError):
-        text = defang(template).strip()
+        text = safe_text(template).strip()
     if room is None:
         room = 500 - status_length(f"@{account.acct} ")
     return truncate_to(text, room)
@@ -314,9 +314,9 @@ def offers_line(draft_id: int, offers: Sequence[Offer]) -> str:
 
 def _source(offer: Offer) -> str:
     if offer.source == "reply":
-        return f"{defang(offer.label)} ({offer.score:.2f})"
+        return f"{safe_text(offer.label)} ({offer.score:.2f})"
     what = "knowledge" if offer.source == "knowledge" else "learned"
-    return f"{what} {defang(offer.label)} ({offer.score:.2f})"
+    return f"{what} {safe_text(offer.label)} ({offer.score:.2f})"
 
 
 def answer(draft: NewDraft, event: StatusEvent, index: Index, min_score: float, char_limit: int) -> NewDraft:

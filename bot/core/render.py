@@ -17,6 +17,11 @@ MIN_BLOCK_ROOM = 40
 WHOLE_TEXT_CHARS = 20_000
 
 
+def post_text(acct: str, text: str) -> str:
+    """A draft's text as posted: only the person answered or thanked is mentioned; a crowd welcome nobody."""
+    return f"@{acct} {text}" if acct else text
+
+
 def full_acct(acct: str, domain: str) -> str:
     """`fan` → `fan@example.social`: written without `@`, so the person is not notified."""
     acct = acct.lstrip("@")

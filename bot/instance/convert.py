@@ -272,6 +272,9 @@ def _datetime(value: object) -> datetime | None:
         return None
 
 
+moment = _datetime  # the writer reads the instance's time of what it posted the same way
+
+
 def _visibility(value: object) -> str:
     if value is None:
         return "public"

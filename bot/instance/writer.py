@@ -4,22 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
 from mastodon import Mastodon
 
+from bot.instance import convert
 from bot.text import truncate_to
 
 
 @dataclass(frozen=True)
 class Posted:
+    """A status the instance accepted: its id, link, and when the instance says it was written."""
+
     status_id: str
     url: str
+    created_at: datetime | None = None
 
 
 def _posted(status: Mapping[str, Any]) -> Posted:
-    return Posted(str(status["id"]), str(status.get("url") or status.get("uri") or ""))
+    return Posted(
+        str(status["id"]),
+        str(status.get("url") or status.get("uri") or ""),
+        convert.moment(status.get("created_at")),
+    )
 
 
 class Writer:
@@ -53,12 +62,12 @@ class Writer:
     def follow(self, account_id: str) -> None:
         self.api.account_follow(account_id)
 
-    def dm(self, to: Sequence[str], text: str, in_reply_to_id: str | None = None) -> str:
-        """A direct message that mentions only `to`; returns its status id."""
+    def dm(self, to: Sequence[str], text: str, in_reply_to_id: str | None = None) -> Posted:
+        """A direct message that mentions only `to`."""
         mentions = " ".join(f"@{acct}" for acct in to)
         body = truncate_to(f"{mentions} {text}".strip(), self.char_limit)
         # A key of its own makes the DM safe to retry after a 5xx or a timeout.
         status = self.api.status_post(
             body, visibility="direct", in_reply_to_id=in_reply_to_id, idempotency_key=f"frontrow-dm-{uuid4()}"
         )
-        return str(status["id"])
+        return _posted(status)

@@ -10,7 +10,7 @@ from typing import Literal
 from bot.config import ApprovalSettings
 from bot.core import budget, render
 from bot.instance import InstanceError
-from bot.instance.writer import Writer
+from bot.instance.writer import Posted, Writer
 from bot.service import answering
 from bot.store import Store
 from bot.store.state import LAST_DRAFT_DM
@@ -78,20 +78,21 @@ class Announcer:
 
     def send(
         self, to: Sequence[str], text: str, *, kind: Kind, in_reply_to_id: str | None = None
-    ) -> str | None:
-        """One DM, if the budget has room; returns its status id (None: not sent, and logged why)."""
+    ) -> Posted | None:
+        """One DM, if the budget has room; returns what the instance made of it (None: not sent, and
+        logged why)."""
         if self.allowance(kind) <= 0:
             LOGGER.warning(
                 "approval.max_dms_per_hour reached: a %s DM waits (%d characters)", kind, len(text)
             )
             return None
         try:
-            dm_id = self.writer.dm(to, text, in_reply_to_id=in_reply_to_id)
+            dm = self.writer.dm(to, text, in_reply_to_id=in_reply_to_id)
         except InstanceError as exc:
             LOGGER.error("could not send a DM to the approvers: %s", exc)
             return None
         self.store.log_dm(self.clock())
-        return dm_id
+        return dm
 
     def reply(self, approver: str, text: str, *, in_reply_to_id: str | None) -> int:
         """Answer one approver in the thread of their command; a long answer is split, then summarised."""
@@ -136,13 +137,19 @@ class Announcer:
         owners = [None] * len(notices) + [d.id for d in drafts]  # the draft each block shows
         # The writer puts the approvers' mentions in front: they are never cut away with a head.
         messages, left = render.pack("", blocks, self.room, max_messages=allowed, more=more_drafts)
+        shown_at = now
         for message in messages:
-            dm_id = self.send(self.approvers(), message.text, kind="notice")
-            if dm_id is None:
+            dm = self.send(self.approvers(), message.text, kind="notice")
+            if dm is None:
                 return
-            self.store.mark_announced([o for i in message.blocks if (o := owners[i]) is not None], dm_id, now)
-        # Summarised, not dropped: they stay pending and `list` shows them.
-        self.store.mark_announced([o for i in left if (o := owners[i]) is not None], None, now)
+            # The instance's own time of the DM: an approver's command is compared with it.
+            shown_at = dm.created_at or now
+            shown = [o for i in message.blocks if (o := owners[i]) is not None]
+            self.store.mark_announced(shown, dm.status_id, now, shown_at=shown_at)
+        # Summarised, not dropped: the last DM told of them, they stay pending and `list` shows them.
+        self.store.mark_announced(
+            [o for i in left if (o := owners[i]) is not None], None, now, shown_at=shown_at
+        )
         if notices:
             for done in self.sent_notices:
                 done()

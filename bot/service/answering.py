@@ -12,7 +12,7 @@ from bot.core.answers import Entry, Index
 from bot.core.stopwords import STOPWORDS
 from bot.model import Draft, StoredAnswer
 from bot.store import Store
-from bot.text import defang
+from bot.text import safe_text
 
 LOGGER = logging.getLogger(__name__)
 DECIDED = ("approved", "sending", "sent")
@@ -107,7 +107,7 @@ def learn(store: Store, draft_id: int, signs: Sequence[str], now: datetime) -> s
         answered_at=kept.answered_at if kept else now,
         draft_id=draft_id,
     )
-    quoted = defang(" ".join(question.split()))
+    quoted = safe_text(" ".join(question.split()))
     quoted = quoted if len(quoted) <= QUOTE else quoted[: QUOTE - 1] + "…"
     return f'Learned #{draft_id} as answer #{answer_id}: questions like "{quoted}" get it from now on.'
 

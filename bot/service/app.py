@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 from bot.config import Approver, Settings
 from bot.core import rules
@@ -26,10 +29,13 @@ from bot.service.notices import InstanceNotices
 from bot.service.outbox import Outbox
 from bot.store import Store, utcnow
 from bot.store.ledger import DigestItem
-from bot.store.state import EXPIRED_UNTOLD
+from bot.store.state import EXPIRED_UNTOLD, Lease
 
 LOGGER = logging.getLogger(__name__)
 DRAFTED_KINDS = ("follow", "follow_request", "mention", "reply", "reblog", "favourite")
+# A lease not renewed for this long is free: a service killed on another machine blocks nobody for
+# longer. On the same machine a lease whose process is gone is free at once.
+LEASE_FOR = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -74,11 +80,16 @@ class App:
     approvers: dict[str, Approver] = field(default_factory=dict)  # account id → approver
     facts: InstanceFacts = field(default_factory=lambda: InstanceFacts("localhost", 500))
     _parts: dict[str, Any] = field(default_factory=dict)
+    holder: str = field(default_factory=lambda: uuid4().hex)  # this run's name in the store's lease
+    _lease: Lease | None = None  # as this run last wrote it
 
     # --- start-up -----------------------------------------------------------
 
-    def start(self) -> None:
-        """Check the token, resolve approvers to ids and follow them, read the instance's limits."""
+    def start(self, *, hold: bool = False) -> None:
+        """Check the token, resolve approvers to ids and follow them, read the instance's limits.
+
+        With `hold` (the service, `frontrow run`), first take the account's lease on the store, so
+        two services never work for one account on one store; StartupError names the holder."""
         reader = Reader(self.api)
         try:
             me = reader.me()
@@ -91,6 +102,9 @@ class App:
         self.store.claim(
             f"{me.username}@{self.facts.domain}", mastodon.base_url, mastodon.access_token, self.clock()
         )
+        if hold:
+            self.hold_lease()
+        identity = self.store.identity(self.clock())
         self.approvers = self.resolve_approvers(self.settings.approval.approvers, reader)
         writer = Writer(self.api, char_limit=self.facts.char_limit)
         self._follow_approvers(reader, writer)
@@ -119,6 +133,7 @@ class App:
             domain=self.facts.domain,
             dry_run=self.dry_run,
             resolve=self._resolve_item,
+            commands_since=identity.commands_since,
         )
         notices = InstanceNotices(
             self.store, announcer, max_event_age=lambda: self.settings.listener.max_event_age
@@ -160,11 +175,37 @@ class App:
                 clock=self.clock,
                 limits=self.settings.limits,
                 self_id=me.id,
+                store_id=identity.store_id,
                 dry_run=self.dry_run,
                 stopping=self.stopping,
             ),
         }
         LOGGER.info("signed in as %s; %d approver(s)", me.acct, len(self.approvers))
+
+    def hold_lease(self) -> None:
+        """Take or renew the account's lease on the store; StartupError when another service has it.
+        Called at start and with every heartbeat (then a single UPDATE while nobody else took it)."""
+        now = self.clock()
+        if self._lease is not None:
+            renewed = replace(self._lease, expires=now + LEASE_FOR)
+            if self.store.renew_lease(self._lease, renewed):
+                self._lease = renewed
+                return
+        mine = Lease(self.holder, os.getpid(), socket.gethostname(), now, now + LEASE_FOR)
+        held = self.store.take_lease(mine, now, stale=_process_gone)
+        if held.holder != self.holder:
+            self._lease = None
+            raise StartupError(
+                f"already running (pid {held.pid} on {held.host}, since {held.since:%Y-%m-%d %H:%M} UTC):"
+                " one service per account and store"
+            )
+        self._lease = held
+
+    def release_lease(self) -> None:
+        """At a clean stop: the next start need not wait for the lease to expire."""
+        if self._lease is not None:
+            self.store.release_lease(self.holder)
+            self._lease = None
 
     def resolve_approvers(
         self, approvers: tuple[Approver, ...], reader: Reader | None = None
@@ -345,3 +386,19 @@ def build_app(settings: Settings, *, dry_run: bool = False, clock: Callable[[], 
         dry_run=dry_run,
         stopping=stopping,
     )
+
+
+def _process_gone(lease: Lease) -> bool:
+    """A lease taken on this machine by a process that no longer runs (or by this very process, as an
+    earlier run in it or a restarted container's pid 1) is free."""
+    if lease.host != socket.gethostname():
+        return False
+    if lease.pid == os.getpid():
+        return True
+    try:
+        os.kill(lease.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False

@@ -14,7 +14,7 @@ from bot.model import NewDraft
 from bot.service import answering
 from bot.store import Store, ledger
 from bot.store.ledger import DigestItem
-from bot.text import clean_name, safe_text
+from bot.text import clean_name, safe_text, status_length
 
 DIGEST_ACTIONS = {"boost": "boost", "fav": "favourite", "reply": "post"}
 LIST_DMS = 3  # one `list` answer: a page is at most this many DMs, then "send list 2"
@@ -37,9 +37,11 @@ class Request:
     approver: Approver
     now: datetime
     command_status_id: str
+    written_at: datetime  # the instance's time of the command DM: it decides only what was shown before
     in_reply_to_id: str | None
     domain: str
     room: int  # characters for one reply DM
+    char_limit: int  # the instance's limit for a post, counted as it counts
     dry_run: bool = False
     # A digest item with its ids on our instance (a feed entry is looked up there), or None.
     resolve: Callable[[DigestItem, datetime], DigestItem | None] = lambda item, now: item
@@ -117,14 +119,31 @@ def _decide(request: Request) -> Outcome:
         if draft.state != "pending":
             notes.append(f"#{draft_id} is already {draft.state}")
             continue
+        if draft.shown_at is None or request.written_at < draft.shown_at:
+            # Written before the draft's DM: the approver cannot have meant this draft.
+            notes.append(f'#{draft_id} was not shown to you before this message; nothing done (see "list")')
+            continue
         if command.verb == "reject":
             store.decide(draft_id, "rejected", now=now, by=approver.acct)
             notes.append(f"Rejected #{draft_id}")
             continue
-        text = safe_text(command.text.strip()) if command.verb == "edit" else draft.text
+        text = safe_text(command.text.strip()).strip() if command.verb == "edit" else draft.text
+        if not text:
+            notes.append(
+                f"#{draft_id}: that edit is empty once invisible characters are removed; still pending"
+            )
+            continue
         unsigned = text
         if approver.sign:
             text = f"{text}\n{approver.sign}"
+        over = status_length(render.post_text(draft.acct, text)) - request.char_limit
+        if draft.action == "post" and over > 0:
+            # Refused here, before the instance refuses it: the decision is not lost, the draft stays.
+            notes.append(
+                f"#{draft_id}: {over} character(s) over the instance's limit of {request.char_limit};"
+                f" the draft stays pending: edit {draft_id} <shorter text>"
+            )
+            continue
         if store.decide(
             draft_id,
             "approved",
@@ -169,7 +188,8 @@ def _digest_action(request: Request) -> Outcome:
     """`boost N`, `fav N`, `reply N <text>`: the command is the approval; the outbox acts once."""
     command, store, now = request.command, request.store, request.now
     number = command.ids[0]
-    item = ledger.latest_digest_item(store, number)
+    # The numbers of the digest the approver had seen when writing, not of one sent since.
+    item = ledger.latest_digest_item(store, number, before=request.written_at)
     if item is None:
         return Outcome(f"[{number}]: no such item in the latest digest")
     resolved = request.resolve(item, now)

@@ -122,12 +122,25 @@ class CommandLane:
     domain: str
     dry_run: bool
     resolve: Callable[[DigestItem, datetime], DigestItem | None]
+    # DMs written before this store began working are history (a new store reads the account's
+    # past notifications): recorded, never executed against this store's drafts.
+    commands_since: datetime
 
     def handle(self, event_id: int, event: Event, now: datetime) -> None:
         approver = self.approvers().get(event.account.id)
         # Fail closed: only an approver's account id, only in a direct message.
         if not isinstance(event, DirectCommand) or approver is None or event.status.visibility != "direct":
             LOGGER.warning("ignoring a command-like event from %s", event.account.acct)
+            self.store.finish_event(event_id, None, now)
+            return
+        written_at = event.status.created_at or event.created_at
+        if written_at < self.commands_since:
+            LOGGER.info(
+                "not executing a DM from %s written %s, before this store began (%s)",
+                approver.acct,
+                f"{written_at:%Y-%m-%d %H:%M}",
+                f"{self.commands_since:%Y-%m-%d %H:%M}",
+            )
             self.store.finish_event(event_id, None, now)
             return
         outcome = commands.execute(
@@ -137,9 +150,11 @@ class CommandLane:
                 approver=approver,
                 now=now,
                 command_status_id=event.status.id,
+                written_at=written_at,
                 in_reply_to_id=event.status.in_reply_to_id,
                 domain=self.domain,
                 room=self.announcer.char_limit - len(approver.acct) - 2,
+                char_limit=self.announcer.char_limit,
                 dry_run=self.dry_run,
                 resolve=self.resolve,
             )

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from bot.model import Event, ModerationWarning, SeveredRelationships
 from bot.service.announce import Announcer
 from bot.store import Store
-from bot.text import defang
+from bot.text import safe_text
 
 LOGGER = logging.getLogger(__name__)
 
@@ -37,9 +37,9 @@ def warning_text(event: ModerationWarning) -> str:
     words = " ".join(event.text.split())
     if len(words) > MAX_WARNING_TEXT:
         words = words[: MAX_WARNING_TEXT - 1] + "…"
-    said = f': "{defang(words)}"' if words else " (no text)"
+    said = f': "{safe_text(words)}"' if words else " (no text)"
     return (
-        f"The instance's moderators warned this account ({defang(action)}){said}. "
+        f"The instance's moderators warned this account ({safe_text(action)}){said}. "
         "I have paused: nothing is drafted or posted. "
         'Read the warning on the instance (Preferences → Account status), then send "resume".'
     )
@@ -47,7 +47,7 @@ def warning_text(event: ModerationWarning) -> str:
 
 def severed_text(event: SeveredRelationships) -> str:
     """The approvers' DM for severed relationships, with the counts."""
-    target = defang(event.target_name) or "an account or domain"
+    target = safe_text(event.target_name) or "an account or domain"
     cause = CAUSES.get(event.cause, "a block or a suspension of {target}").format(target=target)
     return (
         f"Some follow relationships were cut because {cause}: {event.followers_count} follower(s) lost, "

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.config import LimitSettings
-from bot.core import budget
+from bot.core import budget, render
 from bot.instance import TRANSIENT, InstanceError, Refused, reason
 from bot.instance.reader import Reader
 from bot.instance.writer import Posted, Writer
@@ -24,8 +24,9 @@ IDEMPOTENCY_LIFETIME = timedelta(hours=1)  # how long Mastodon remembers an Idem
 DONE = {"post": "Posted", "boost": "Boosted", "favourite": "Favourited"}
 
 
-def idempotency_key(draft_id: int) -> str:
-    return f"frontrow-draft-{draft_id}"
+def idempotency_key(store_id: str, draft_id: int) -> str:
+    """Per store: a new store's draft #1 never meets the key of another store's #1 at the instance."""
+    return f"frontrow-{store_id}-draft-{draft_id}"
 
 
 class Outbox:
@@ -41,6 +42,7 @@ class Outbox:
         clock: Callable[[], datetime],
         limits: LimitSettings,
         self_id: str,
+        store_id: str,
         dry_run: bool = False,
         stopping: threading.Event | None = None,
     ) -> None:
@@ -51,6 +53,7 @@ class Outbox:
         self.clock = clock
         self.limits = limits
         self.self_id = self_id
+        self.store_id = store_id
         self.dry_run = dry_run
         self.stopping = stopping or threading.Event()
 
@@ -102,17 +105,18 @@ class Outbox:
             LOGGER.warning("posting draft #%d failed for now (%s); will retry", draft.id, exc)
             return None
         except Refused as exc:
-            LOGGER.error("draft #%d was refused: %s", draft.id, exc)
-            self.store.mark_failed(draft.id, str(exc))
+            LOGGER.error("draft #%d was refused by the instance: %s; it is pending again", draft.id, exc)
+            self.store.hand_back(draft.id, reason(exc))
             if draft.decided_by:
                 self.announcer.reply(
                     draft.decided_by,
-                    f"#{draft.id} could not be posted: {reason(exc)}",
+                    f"#{draft.id} was refused by the instance ({reason(exc)}); it is pending again:"
+                    f" edit {draft.id} <text> or reject {draft.id}",
                     in_reply_to_id=draft.command_status_id,
                 )
-            failed = self.store.draft(draft.id)
-            assert failed is not None
-            return failed
+            handed_back = self.store.draft(draft.id)
+            assert handed_back is not None
+            return handed_back
         self.store.mark_sent(draft.id, posted.status_id, posted.url, self.clock())
         LOGGER.info("posted draft #%d as %s", draft.id, posted.status_id)
         done = self.store.draft(draft.id)
@@ -131,7 +135,7 @@ class Outbox:
             in_reply_to_id=draft.in_reply_to_id,
             visibility=draft.visibility,
             spoiler_text=draft.spoiler_text,
-            key=idempotency_key(draft.id),
+            key=idempotency_key(self.store_id, draft.id),
         )
 
     def _find_posted(self, draft: Draft) -> Posted | None:
@@ -168,5 +172,4 @@ class Outbox:
 
 
 def body(draft: Draft) -> str:
-    """The text as posted: only the person answered or thanked is mentioned; a crowd welcome nobody."""
-    return f"@{draft.acct} {draft.text}" if draft.acct else draft.text
+    return render.post_text(draft.acct, draft.text)

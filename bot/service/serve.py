@@ -101,7 +101,7 @@ class Service:
 
     def run(self) -> None:
         app = self.app
-        app.start()
+        app.start(hold=True)
         if app.settings.listener.streaming:
             self._open_stream()
         self._jobs_from = job_keys(app.settings)
@@ -119,6 +119,7 @@ class Service:
             LOGGER.info("stopping…")
             self.scheduler.shutdown()
             self._close_stream()
+            app.release_lease()
         LOGGER.info("stopped")
 
     def step(self) -> None:
@@ -208,6 +209,12 @@ class Service:
     def _heartbeat(self) -> None:
         if time.monotonic() - self._beat_at >= self.heartbeat_every:
             self.app.store.beat(self.app.clock())
+            try:
+                self.app.hold_lease()  # renewed with every beat
+            except StartupError as exc:
+                # Stalled past the lease and another service took over: two must never work at once.
+                LOGGER.error("stopping: another service took over this account on the store: %s", exc)
+                self.app.stopping.set()
             self._beat_at = time.monotonic()
 
     # --- faults -----------------------------------------------------------------------

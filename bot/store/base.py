@@ -199,7 +199,9 @@ class StoreBase:
                 columns = {column["name"] for column in tables.get_columns("drafts")}
                 columns |= {column["name"] for column in tables.get_columns("events")}
                 made_at = (
-                    "0005"
+                    "0006"
+                    if "shown_at" in columns
+                    else "0005"
                     if "attempts" in columns
                     else "0004"
                     if "owner" in columns

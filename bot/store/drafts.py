@@ -41,6 +41,7 @@ def to_draft(row: DraftRow) -> Draft:
         sending_at=row.sending_at,
         sent_at=row.sent_at,
         dm_sent_at=row.dm_sent_at,
+        shown_at=row.shown_at,
         decided_by=row.decided_by,
         command_status_id=row.command_status_id,
         status_id=row.status_id,
@@ -90,10 +91,16 @@ class DraftsPart(StoreBase):
             ).all()
             return [to_draft(r) for r in rows]
 
-    def mark_announced(self, draft_ids: Sequence[int], dm_status_id: str | None, now: datetime) -> None:
+    def mark_announced(
+        self, draft_ids: Sequence[int], dm_status_id: str | None, now: datetime, *, shown_at: datetime
+    ) -> None:
+        """The drafts went out to the approvers at `now` in the DM `dm_status_id` (None: summarised in
+        the last one), which the instance dates `shown_at`."""
         with self.session() as session:
             session.exec(
-                update(DraftRow).where(col(DraftRow.id).in_(draft_ids)).values(dm_sent_at=now),
+                update(DraftRow)
+                .where(col(DraftRow.id).in_(draft_ids))
+                .values(dm_sent_at=now, shown_at=shown_at),
                 execution_options=NO_SYNC,
             )
             if dm_status_id is not None:
@@ -157,8 +164,20 @@ class DraftsPart(StoreBase):
                 )
             session.commit()
 
-    def mark_failed(self, draft_id: int, error: str) -> None:
-        self._transition(draft_id, ("approved", "sending"), {"state": "failed", "error": error[:500]})
+    def hand_back(self, draft_id: int, error: str) -> bool:
+        """The instance refused the approved draft: pending again, with the reason, to edit or reject."""
+        return self._transition(
+            draft_id,
+            ("approved", "sending"),
+            {
+                "state": "pending",
+                "error": error[:500],
+                "decided_at": None,
+                "decided_by": None,
+                "command_status_id": None,
+                "sending_at": None,
+            },
+        )
 
     def expire_drafts(self, older_than: datetime) -> list[Draft]:
         """Pending drafts created before `older_than` become expired; returns them."""

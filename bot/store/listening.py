@@ -178,10 +178,14 @@ def save_digest(store: StoreBase, items: Sequence[DigestItem], now: datetime) ->
     return numbered
 
 
-def latest_digest_item(store: StoreBase, number: int) -> DigestItem | None:
-    """Item `number` of the newest digest (older digests' numbers are no longer valid)."""
+def latest_digest_item(store: StoreBase, number: int, *, before: datetime | None = None) -> DigestItem | None:
+    """Item `number` of the newest digest (made before `before`, when given): older digests' numbers
+    are no longer valid."""
     with store.session() as session:
-        latest = session.exec(select(func.max(DigestRow.id))).one()
+        newest = select(func.max(DigestRow.id))
+        if before is not None:
+            newest = newest.where(col(DigestRow.created_at) < before)
+        latest = session.exec(newest).one()
         if latest is None:
             return None
         row = session.exec(

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
+from uuid import uuid4
 
-from sqlalchemy import delete, update
-from sqlmodel import Session, col
+from sqlalchemy import delete, func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 
 from bot.store.base import NO_SYNC, StoreBase
-from bot.store.tables import StateRow
+from bot.store.tables import EventRow, StateRow
 
 LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -71,6 +74,11 @@ SPIKE_NOTICE = _text("spike_notice")  # "pending" until the approvers were told,
 OUR_POSTS_CURSOR = _text("our_posts_cursor")  # the link-love sync pages our own posts forward from here
 OUR_POSTS_SYNCED = _moment("our_posts_synced_at")  # the sync runs at most every few minutes
 OUR_POSTS_BACKFILL = _text("our_posts_backfill_before")  # "" when the backfill reached the window's start
+# This store's own name for the account's work: in every Idempotency-Key, so two stores never share one.
+STORE_ID = _text("store_id")
+# When this store began working for the account: approver DMs written before it are history, not commands.
+COMMANDS_SINCE = _moment("commands_since")
+LEASE = _text("lease")  # the one service working for the account on this store (JSON; see Lease)
 KEYS: tuple[Key[Any], ...] = (  # every key, for tests and tools that list the state
     CURSOR,
     PAUSED,
@@ -85,7 +93,48 @@ KEYS: tuple[Key[Any], ...] = (  # every key, for tests and tools that list the s
     OUR_POSTS_CURSOR,
     OUR_POSTS_SYNCED,
     OUR_POSTS_BACKFILL,
+    STORE_ID,
+    COMMANDS_SINCE,
+    LEASE,
 )
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who this store is for the account: its id (for idempotency keys) and since when it commands."""
+
+    store_id: str
+    commands_since: datetime
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The service holding the account's work on this store, until `expires` unless renewed."""
+
+    holder: str  # a random name per service run
+    pid: int
+    host: str
+    since: datetime
+    expires: datetime
+
+    def dump(self) -> str:
+        return json.dumps(
+            {**self.__dict__, "since": self.since.isoformat(), "expires": self.expires.isoformat()}
+        )
+
+    @classmethod
+    def load(cls, text: str) -> Lease | None:
+        try:
+            data = json.loads(text)
+            return cls(
+                holder=str(data["holder"]),
+                pid=int(data["pid"]),
+                host=str(data["host"]),
+                since=_load_moment(data["since"]),
+                expires=_load_moment(data["expires"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None  # unreadable: nobody holds it
 
 
 class StatePart(StoreBase):
@@ -141,6 +190,84 @@ class StatePart(StoreBase):
 
     def set_paused(self, paused: bool) -> None:
         self.put(PAUSED, paused)
+
+    def identity(self, now: datetime) -> Identity:
+        """The store's id and the moment it began taking commands, made on first use. A store that
+        worked before these existed began with its first recorded event."""
+        store_id, since = self.get(STORE_ID), self.get(COMMANDS_SINCE)
+        if store_id is None or since is None:
+            with self.session() as session:
+                if store_id is None:
+                    store_id = uuid4().hex[:12]
+                    put_in(session, self.owner, STORE_ID, store_id)
+                if since is None:
+                    first = session.exec(select(func.min(EventRow.recorded_at))).one()
+                    since = first.replace(tzinfo=UTC) if first is not None else now
+                    put_in(session, self.owner, COMMANDS_SINCE, since)
+                session.commit()
+        return Identity(store_id, since)
+
+    def take_lease(self, mine: Lease, now: datetime, *, stale: Callable[[Lease], bool]) -> Lease:
+        """Take the account's lease, or renew it; returns the lease now in the store (another's when
+        it is held: not expired, and not `stale`, its process known to be gone). Atomic: the row is
+        replaced only if it still holds what was read, so of two services starting at once one wins."""
+        with self.session() as session:
+            row = session.get(StateRow, (self.owner, LEASE.name))
+            current = Lease.load(row.value) if row is not None else None
+            if current is not None and current.holder != mine.holder:
+                if current.expires > now and not stale(current):
+                    return current
+            elif current is not None:
+                mine = replace(mine, since=current.since)  # a renewal keeps the start
+            if row is None:
+                session.add(StateRow(owner=self.owner, key=LEASE.name, value=mine.dump()))
+                try:
+                    session.commit()
+                    return mine
+                except IntegrityError:
+                    session.rollback()
+                    return self._lease_now(session) or mine
+            if self._swap_lease(session, row.value, mine):
+                return mine
+            return self._lease_now(session) or mine
+
+    def renew_lease(self, held: Lease, renewed: Lease) -> bool:
+        """One UPDATE, with the heartbeat: True while the row still holds `held` (nobody took it)."""
+        with self.session() as session:
+            return self._swap_lease(session, held.dump(), renewed)
+
+    def _swap_lease(self, session: Session, was: str, lease: Lease) -> bool:
+        swapped = session.exec(
+            update(StateRow)
+            .where(
+                col(StateRow.owner) == self.owner, col(StateRow.key) == LEASE.name, col(StateRow.value) == was
+            )
+            .values(value=lease.dump()),
+            execution_options=NO_SYNC,
+        )
+        session.commit()
+        return swapped.rowcount == 1
+
+    def _lease_now(self, session: Session) -> Lease | None:
+        session.expire_all()
+        row = session.get(StateRow, (self.owner, LEASE.name))
+        return Lease.load(row.value) if row is not None else None
+
+    def release_lease(self, holder: str) -> None:
+        """Give the lease up at a clean stop, if `holder` still has it."""
+        with self.session() as session:
+            row = session.get(StateRow, (self.owner, LEASE.name))
+            current = Lease.load(row.value) if row is not None else None
+            if row is not None and current is not None and current.holder == holder:
+                session.exec(
+                    delete(StateRow).where(
+                        col(StateRow.owner) == self.owner,
+                        col(StateRow.key) == LEASE.name,
+                        col(StateRow.value) == row.value,
+                    ),
+                    execution_options=NO_SYNC,
+                )
+                session.commit()
 
     def beat(self, now: datetime) -> None:
         """The heartbeat: one UPDATE once the row exists (it is written every few seconds)."""

@@ -127,6 +127,7 @@ class DraftRow(SQLModel, table=True):
     sending_at: datetime | None = _ts()
     sent_at: datetime | None = _ts(index=True)
     dm_sent_at: datetime | None = _ts()
+    shown_at: datetime | None = _ts()  # the instance's time of the DM that showed it to the approvers
     decided_at: datetime | None = _ts()
     decided_by: str | None = None
     command_status_id: str | None = None  # the approver's DM to confirm in
