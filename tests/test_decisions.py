@@ -245,3 +245,34 @@ def test_fifty_five_ids_in_one_approve_are_all_approved(community: Community) ->
     community.approver.api.status_post("@bot approve " + " ".join(map(str, ids)), visibility="direct")
     app.catch_up()
     assert [d.state for d in app.store.drafts()] == ["approved"] * 55
+
+
+# --- exactly once, proven by content ----------------------------------------------------------------
+
+
+def test_a_stale_sending_draft_is_not_taken_for_a_hand_written_reply_in_its_thread(
+    community: Community,
+) -> None:
+    fan = community.person("fan")
+    question = fan.api.status_post("@bot are you open on Sundays?")
+    app = community.app()
+    app.cycle()
+    (draft,) = app.store.pending_drafts()
+    app.store.decide(draft.id, "approved", now=utcnow(), by="alice")
+    # The service died between marking the draft `sending` and the post reaching the instance, two
+    # hours ago; meanwhile someone at the account answered the fan by hand.
+    assert app.store.mark_sending(draft.id, utcnow() - timedelta(hours=2))
+    by_hand = community.bot.api.status_post(
+        "@fan Yes, from 10 to 4!", in_reply_to_id=question["id"], visibility="public"
+    )
+
+    app.outbox.flush()
+
+    sent = app.store.draft(draft.id)
+    assert sent.state == "sent" and sent.status_id != str(by_hand["id"])
+    replies = [p for p in public_posts(community) if str(p["in_reply_to_id"]) == str(question["id"])]
+    assert sorted(html_to_text(p["content"]) for p in replies) == sorted(
+        ["@fan Yes, from 10 to 4!", f"@fan {draft.text}"]
+    )
+    app.outbox.flush()  # and once only
+    assert len(public_posts(community)) == 2

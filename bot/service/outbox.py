@@ -17,10 +17,9 @@ from bot.instance.writer import Posted, Writer
 from bot.model import Draft
 from bot.service.announce import Announcer
 from bot.store import Store
-from bot.text import html_to_text
+from bot.text import html_to_text, strip_leading_mentions
 
 LOGGER = logging.getLogger(__name__)
-IDEMPOTENCY_LIFETIME = timedelta(hours=1)  # how long Mastodon remembers an Idempotency-Key
 DONE = {"post": "Posted", "boost": "Boosted", "favourite": "Favourited"}
 
 
@@ -93,8 +92,9 @@ class Outbox:
         now = self.clock()
         if not self.store.mark_sending(draft.id, now):
             return draft
-        if draft.sending_at is not None and now - draft.sending_at > IDEMPOTENCY_LIFETIME:
-            # The server may have forgotten our key: look for the post before making it again.
+        if draft.state == "sending":
+            # A retry: the last attempt may have reached the server unheard (a timeout, a 500 on a
+            # known key, a crash), or the server may have forgotten our key: look before posting again.
             found = self._find_posted(draft)
             if found is not None:
                 self.store.mark_sent(draft.id, found.status_id, found.url, now)
@@ -139,8 +139,10 @@ class Outbox:
         )
 
     def _find_posted(self, draft: Draft) -> Posted | None:
-        """Our own post for this draft, if an earlier attempt reached the server after all."""
-        text = body(draft)
+        """Our own post for this draft, if an earlier attempt reached the server after all. Proven by
+        content: ours, in reply to the right post (or to none), with the draft's text as the instance
+        renders it. A reply someone wrote by hand in the same thread is not the draft."""
+        text = _comparable(body(draft))
         try:
             candidates: Sequence[Mapping[str, Any]] = (
                 self.reader.thread_descendants(draft.in_reply_to_id)
@@ -153,9 +155,9 @@ class Outbox:
         for status in candidates:
             if str(status["account"]["id"]) != self.self_id:
                 continue
-            if draft.in_reply_to_id and str(status.get("in_reply_to_id")) == draft.in_reply_to_id:
-                return Posted(str(status["id"]), str(status.get("url") or ""))
-            if not draft.in_reply_to_id and html_to_text(status.get("content")) == text:
+            if str(status.get("in_reply_to_id") or "") != (draft.in_reply_to_id or ""):
+                continue
+            if _comparable(html_to_text(status.get("content"))) == text:
                 return Posted(str(status["id"]), str(status.get("url") or ""))
         return None
 
@@ -169,6 +171,12 @@ class Outbox:
                 continue  # decided from the shell: nobody to tell by DM
             lines = "\n".join(f"{DONE[d.action]} #{d.id}: {d.status_url}" for d in drafts)
             self.announcer.reply(approver, lines, in_reply_to_id=command_status_id)
+
+
+def _comparable(text: str) -> str:
+    """Text as the instance shows it back: mentions as the local part ("@fan@x.example" reads "@fan"),
+    so leading ones are dropped; spacing is the renderer's."""
+    return " ".join(strip_leading_mentions(text).split())
 
 
 def body(draft: Draft) -> str:
