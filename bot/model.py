@@ -235,6 +235,16 @@ class StoredAnswer:
 
 
 @dataclass(frozen=True)
+class DraftContext:
+    """What an approver needs beside a draft to decide it: what the person wrote and where, and who
+    they are to us (from the ledger). Plain text, not yet made safe for a DM."""
+
+    quote: str = ""  # what they wrote ("" for a follow)
+    link: str = ""  # their post
+    who: str = ""  # "first contact" or "3rd mention in 30 days · follows us since May 2026 · …"
+
+
+@dataclass(frozen=True)
 class PersonHistory:
     """What the rules need to know of our past with one person."""
 

@@ -18,6 +18,7 @@ from bot.store import Store, utcnow
 from bot.store.state import Lease
 from bot.text import html_to_text
 from tests.conftest import Community, Person
+from tests.mastodon_rules import mastodon_mentions
 
 
 def bot_posts(community: Community) -> list[dict]:
@@ -276,3 +277,40 @@ def test_a_stale_sending_draft_is_not_taken_for_a_hand_written_reply_in_its_thre
     )
     app.outbox.flush()  # and once only
     assert len(public_posts(community)) == 2
+
+
+# --- draft DMs that let a human decide ---------------------------------------------------------------
+
+
+def test_a_draft_dm_quotes_the_person_links_their_post_and_says_who_they_are(community: Community) -> None:
+    rita = community.person("rita", display_name="Rita")
+    rita.api.account_follow(community.bot.id)
+    asked = rita.api.status_post("@bot are you open on Sundays? thanks to ²@victim " + "really " * 40)
+    victim = community.person("victim")
+    app = community.app()
+    app.cycle()
+
+    (text,) = [t for t in dms_to(community.approver) if "answer-questions" in t]
+    block = text[text.index("Draft #") :]
+    lines = block.splitlines()
+    assert lines[0].startswith("Draft #") and "for Rita (rita@" in lines[0]
+    assert lines[1].startswith("Good question, Rita.")  # the text as it would be posted comes next
+    wrote = next(line for line in lines if line.startswith("› wrote:"))
+    assert "“are you open on Sundays? thanks to ²victim really" in wrote and "…”" in wrote
+    assert asked["url"].replace("@", "%40") in wrote  # a working link that mentions nobody
+    who = next(line for line in lines[2:] if line.startswith("› ") and "followers" in line)
+    assert "first contact" in who and "follows us since" in who
+    assert mastodon_mentions(text) == ["alice"]
+    assert rita.api.notifications(types=["mention"]) == [] and victim.api.notifications() == []
+
+
+def test_drafts_long_shows_the_same_context(community: Community) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import cli
+
+    community.person("rita", display_name="Rita").api.status_post("@bot do you ship to Canada?")
+    community.app().cycle()
+    result = CliRunner().invoke(cli, ["--config", str(community.write_config()), "drafts", "--long"])
+    assert result.exit_code == 0, result.output
+    assert "do you ship to Canada?" in result.output and "first contact" in result.output

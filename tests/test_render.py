@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.core.render import (
+    QUOTE_CHARS,
     WHOLE_TEXT_CHARS,
     Message,
     compose,
@@ -21,6 +22,7 @@ from bot.core.render import (
     pack,
     pack_messages,
     split_text,
+    who_they_are,
 )
 from bot.model import Draft
 from bot.text import mentioned_handles, status_length
@@ -486,3 +488,45 @@ def test_a_long_url_counts_23_and_is_not_cut() -> None:
     block = "see https://example.com/" + "p" * 5_000
     (message,), left = pack("@alice", [block], 100)
     assert message.text == "@alice\n\n" + block and left == ()
+
+
+def test_a_draft_block_with_context_quotes_links_and_says_who_without_mentioning_anyone() -> None:
+    from bot.model import DraftContext
+    from tests.mastodon_rules import mastodon_mentions
+
+    context = DraftContext(
+        quote="@bot @carol are you open on Sundays? cc ²@victim \u202e" + " and" * 80,
+        link="https://example.social/@fan12/110",
+        who="first contact · 12 followers",
+    )
+    lines = draft_block(make_draft(12), "bot.example", context=context).splitlines()
+    assert lines[0].startswith("Draft #12 · answer-questions · for Fan Number 12")
+    assert lines[1].startswith("Thanks for the follow")  # the text as posted comes right after
+    assert lines[2].startswith("› wrote: “are you open on Sundays? cc ²victim and") and "…”" in lines[2]
+    assert lines[2].endswith(" https://example.social/%40fan12/110")
+    assert lines[3] == "› first contact · 12 followers"
+    assert mastodon_mentions("\n".join(lines)) == []
+    assert status_length(lines[2]) <= QUOTE_CHARS + 40
+
+
+ENGAGED = "we engaged them"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ({"kind": "follow", "of_kind_30d": 1, "ours_ever": 0}, "first contact · 7 followers"),
+        (
+            {"kind": "mention", "of_kind_30d": 3, "ours_ever": 2},
+            f"{ENGAGED} 2× before · 3rd mention in 30 days",
+        ),
+        ({"kind": "mention", "of_kind_30d": 11, "ours_ever": 1}, f"{ENGAGED} 1× before · 11th mention"),
+        ({"kind": "reply", "of_kind_30d": 22, "ours_ever": 0, "owed": True}, "first contact · 22nd reply"),
+    ],
+)
+def test_who_they_are(args: dict, expected: str) -> None:
+    line = who_they_are(**{"follows_since": None, "followers": 7, "owed": False, **args})
+    assert line.startswith(expected)
+    since = datetime(2026, 5, 3, tzinfo=UTC)
+    line = who_they_are(**{"followers": 7, "owed": False, **args, "follows_since": since})
+    assert "follows us since May 2026" in line

@@ -17,21 +17,34 @@ def drafts(
         typer.Option("--state", help="pending, approved, sending, sent, rejected, expired, failed"),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False,
+    long: Annotated[
+        bool, typer.Option("--long", help="with what each person wrote, its link and who they are to us")
+    ] = False,
 ) -> None:
     """The drafts, newest last."""
-    from bot.store import DRAFT_STATES
+    from bot.store import DRAFT_STATES, utcnow
 
     if state is not None and state not in DRAFT_STATES:
         fail(f"--state: {state!r} is not one of {', '.join(DRAFT_STATES)}")
-    rows = store().drafts(state)
+    db = store()
+    rows = db.drafts(state)
     if as_json:
         typer.echo(json.dumps([d.as_json() for d in rows], ensure_ascii=False, indent=2))
         return
-    table(
-        "drafts",
-        ["id", "state", "rule", "acct", "text", "created"],
-        [[str(d.id), d.state, d.rule, d.acct, d.text, d.created_at.strftime("%Y-%m-%d %H:%M")] for d in rows],
-    )
+    columns = ["id", "state", "rule", "acct", "text", "created"]
+    cells = [
+        [str(d.id), d.state, d.rule, d.acct, d.text, d.created_at.strftime("%Y-%m-%d %H:%M")] for d in rows
+    ]
+    if long:
+        from bot.service.context import draft_context
+
+        now = utcnow()
+        contexts = [draft_context(db, d, now) for d in rows]
+        columns += ["they wrote", "who they are"]
+        for row, context in zip(cells, contexts, strict=True):
+            wrote = f"{context.quote}\n{context.link}".strip() if context else ""
+            row += [wrote, context.who if context else ""]
+    table("drafts", columns, cells)
 
 
 @cli.command()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from bot.model import Draft
-from bot.text import ELLIPSIS, safe_text, status_length, truncate_to
+from bot.model import Draft, DraftContext
+from bot.text import ELLIPSIS, safe_text, status_length, strip_leading_mentions, truncate_to
 
 BLOCK_SEP = "\n\n"
 # A head (the approvers' mentions, a title) is kept only while it leaves this much room for the blocks
@@ -28,15 +29,68 @@ def full_acct(acct: str, domain: str) -> str:
     return acct if "@" in acct else f"{acct}@{domain}"
 
 
-def draft_block(draft: Draft, domain: str, answer: str = "") -> str:
-    """`Draft #<id>` line (rule, who it is for), then the text as it would be posted.
+QUOTE_CHARS = 140  # of what the person wrote, in a draft's block
+
+
+def draft_block(draft: Draft, domain: str, answer: str = "", *, context: DraftContext | None = None) -> str:
+    """`Draft #<id>` line (rule, who it is for), the text as it would be posted, then (with a
+    context) what the person wrote, a link to it, and who they are to us.
 
     `answer`: for an answering draft, a line under the first saying where the text came from.
     """
     kind = f"reply, {draft.visibility}" if draft.in_reply_to_id else draft.visibility
     who = f"{safe_text(draft.display_name)} ({full_acct(draft.acct, domain)})" if draft.acct else "everyone"
-    answer_line = f"\n{safe_text(answer)}" if answer else ""
-    return f"Draft #{draft.id} · {draft.rule} · for {who} · {kind}{answer_line}\n{safe_text(draft.text)}"
+    lines = [f"Draft #{draft.id} · {draft.rule} · for {who} · {kind}"]
+    lines += [safe_text(answer)] if answer else []
+    lines.append(safe_text(draft.text))
+    if context is not None:
+        # Their leading mentions (of us, of others in the thread) are no part of what they said.
+        said = strip_leading_mentions(context.quote)
+        wrote = truncate_to(" ".join(safe_text(said).split()), QUOTE_CHARS)
+        if wrote or context.link:
+            lines.append(
+                " ".join(
+                    part for part in (f"› wrote: “{wrote}”" if wrote else "›", link(context.link)) if part
+                )
+            )
+        if context.who:
+            lines.append(f"› {safe_text(context.who)}")
+    if draft.error:
+        lines.append(f"› the instance refused it: {safe_text(draft.error)}")
+    return "\n".join(lines)
+
+
+def link(url: str) -> str:
+    """A link that no server's mention rule can read as a mention: "/@fan/1" is written "/%40fan/1",
+    which every server reads as the same path."""
+    return url.replace("@", "%40") if url.startswith(("https://", "http://")) else ""
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def who_they_are(
+    *,
+    kind: str,
+    of_kind_30d: int,
+    ours_ever: int,
+    follows_since: datetime | None,
+    followers: int,
+    owed: bool,
+) -> str:
+    """One line of who a person is to us: first contact or how often we engaged them, how often
+    they wrote lately, since when they follow us, their reach, and whether we owe them."""
+    parts = ["first contact" if ours_ever == 0 else f"we engaged them {ours_ever}× before"]
+    if kind in ("mention", "reply") and of_kind_30d > 1:
+        parts.append(f"{ordinal(of_kind_30d)} {kind} in 30 days")
+    if follows_since is not None:
+        parts.append(f"follows us since {follows_since:%b %Y}")
+    parts.append(f"{followers} followers")
+    if owed:
+        parts.append("owed: engaged us lately, nothing back yet")
+    return " · ".join(parts)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from bot.core import budget, render
 from bot.instance import InstanceError
 from bot.instance.writer import Posted, Writer
 from bot.service import answering
+from bot.service.context import draft_context
 from bot.store import Store
 from bot.store.state import LAST_DRAFT_DM
 
@@ -133,7 +134,11 @@ class Announcer:
         if allowed <= 0:
             return
         lines = answering.notes(self.store, drafts)
-        blocks = [*notices, *(render.draft_block(d, self.domain, lines.get(d.id, "")) for d in drafts)]
+        draft_blocks = [
+            render.draft_block(d, self.domain, lines.get(d.id, ""), context=draft_context(self.store, d, now))
+            for d in drafts
+        ]
+        blocks = [*notices, *draft_blocks]
         owners = [None] * len(notices) + [d.id for d in drafts]  # the draft each block shows
         # The writer puts the approvers' mentions in front: they are never cut away with a head.
         messages, left = render.pack("", blocks, self.room, max_messages=allowed, more=more_drafts)

@@ -12,6 +12,7 @@ from bot.core.commands import VERBS, Command, help_text
 from bot.core.render import draft_block, full_acct
 from bot.model import NewDraft
 from bot.service import answering
+from bot.service.context import draft_context
 from bot.store import Store, ledger
 from bot.store.ledger import DigestItem
 from bot.text import clean_name, safe_text, status_length
@@ -75,7 +76,11 @@ def _list(request: Request) -> Outcome:
         return Outcome("No drafts are pending.")
     page = request.command.ids[0] if request.command.ids else 1
     lines = answering.notes(request.store, pending)
-    blocks = [draft_block(d, request.domain, lines.get(d.id, "")) for d in pending]
+    contexts = [draft_context(request.store, d, request.now) for d in pending]
+    blocks = [
+        draft_block(d, request.domain, lines.get(d.id, ""), context=c)
+        for d, c in zip(pending, contexts, strict=True)
+    ]
     head = f"{len(pending)} pending draft(s):"
     texts, note = render.list_page(blocks, page, head=head, limit=request.room, per_reply=LIST_DMS)
     return Outcome(note, tuple(texts))
@@ -172,7 +177,8 @@ def _use(request: Request) -> Outcome:
     if draft is None:
         return Outcome(why)
     line = answering.notes(request.store, [draft]).get(draft.id, "")
-    return Outcome(f"Still pending, now:\n{draft_block(draft, request.domain, line)}")
+    shown = draft_block(draft, request.domain, line, context=draft_context(request.store, draft, request.now))
+    return Outcome(f"Still pending, now:\n{shown}")
 
 
 def _learn(request: Request) -> Outcome:

@@ -123,6 +123,12 @@ class EventsPart(StoreBase):
             session.commit()
             return len(fresh)
 
+    def event(self, event_id: int) -> Event | None:
+        """One recorded event as it was recorded (None: no such event)."""
+        with self.session() as session:
+            row = session.get(EventRow, event_id)
+            return event_from_json(row.payload) if row is not None else None
+
     def count_events(self) -> int:
         with self.session() as session:
             return session.exec(select(func.count()).select_from(EventRow)).one()

@@ -142,13 +142,15 @@ class PeoplePart(StoreBase):
         """When the person asked us to stop (None: they never did)."""
         return self.history(account_id).stopped_at
 
-    def interaction_counts(self, account_id: str) -> dict[str, dict[str, int]]:
+    def interaction_counts(self, account_id: str, since: datetime | None = None) -> dict[str, dict[str, int]]:
+        """Interactions with one person by direction and kind (since `since`, when given)."""
         with self.session() as session:
-            rows = session.exec(
-                select(InteractionRow.direction, InteractionRow.kind, func.count())
-                .where(InteractionRow.account_id == account_id)
-                .group_by(InteractionRow.direction, InteractionRow.kind)
-            ).all()
+            query = select(InteractionRow.direction, InteractionRow.kind, func.count()).where(
+                InteractionRow.account_id == account_id
+            )
+            if since is not None:
+                query = query.where(col(InteractionRow.at) >= since)
+            rows = session.exec(query.group_by(InteractionRow.direction, InteractionRow.kind)).all()
         out: dict[str, dict[str, int]] = {"theirs": {}, "ours": {}}
         for direction, kind, count in rows:
             out.setdefault(direction, {})[kind] = count
