@@ -238,7 +238,8 @@ def test_the_answer_line_sits_under_the_draft_line_and_notifies_nobody() -> None
         in_reply_to_id="s1", visibility="public", spoiler_text="", text="We ship.", template="",
         action="post", triage=0, thread_key=None, created_at=datetime(2026, 5, 3, tzinfo=UTC),
         sending_at=None, sent_at=None,
-        dm_sent_at=None, decided_by=None, command_status_id=None, status_id=None, status_url=None, error=None,
+        dm_sent_at=None, shown_at=None, decided_by=None,
+        command_status_id=None, status_id=None, status_url=None, error=None,
         event_id=1,
     )  # fmt: skip
     block = draft_block(draft, "example.social", "answer: as you answered @rita@example.social on 3 May")

@@ -22,14 +22,6 @@ from tests.conftest import to_toml
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 
 
-def head() -> str:
-    from alembic.script import ScriptDirectory
-
-    revision = ScriptDirectory.from_config(alembic_config(None)).get_current_head()
-    assert revision is not None
-    return revision
-
-
 def alembic_config(connection: object) -> Config:
     config = Config()
     config.set_main_option("script_location", "bot:migrations")

@@ -199,9 +199,7 @@ class StoreBase:
                 columns = {column["name"] for column in tables.get_columns("drafts")}
                 columns |= {column["name"] for column in tables.get_columns("events")}
                 made_at = (
-                    "0006"
-                    if "shown_at" in columns
-                    else "0005"
+                    "0005"
                     if "attempts" in columns
                     else "0004"
                     if "owner" in columns
