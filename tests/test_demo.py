@@ -47,6 +47,10 @@ def test_demo_once_plays_the_script_and_cleans_up(tmp_path: Path) -> None:
     assert "thank-new-followers · for Fran Fan (fan@mock.local)" in out
     assert "answer-questions · for Fran Fan (fan@mock.local)" in out
     assert "Connie Connector (25 followers)" in out
+    # The draft DM says what Fran wrote, links to it without an @, and who Fran is to us.
+    assert "› wrote: “do you have signed copies of the new Le Guin?”" in out
+    assert "https://mock.local/%40fan/" in out
+    assert "› first contact · follows us since" in out
     assert "No draft for Quiet Reader" in out and "No draft for News Bot" in out
     assert f"Posted (unlisted, in reply to Fran Fan's post): @fan {EDITED_ANSWER}" in out
     assert "Posted (unlisted): @fan Thanks for the follow, Fran Fan!" in out
