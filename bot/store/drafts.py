@@ -126,8 +126,9 @@ class DraftsPart(StoreBase):
         text: str | None = None,
         command_status_id: str | None = None,
     ) -> bool:
-        """Approve or reject a pending draft; False when it is not pending any more."""
-        values: dict[str, Any] = {"state": state, "decided_at": now, "decided_by": by}
+        """Approve or reject a pending draft; False when it is not pending any more. A reason the
+        instance gave for refusing it before is cleared: this is a new decision."""
+        values: dict[str, Any] = {"state": state, "decided_at": now, "decided_by": by, "error": None}
         if text is not None:
             values["text"] = text
         if command_status_id is not None:
@@ -138,7 +139,7 @@ class DraftsPart(StoreBase):
         return self.drafts("approved")
 
     def mark_sending(self, draft_id: int, now: datetime) -> bool:
-        """Approved → sending (the time is kept: Mastodon forgets idempotency keys after an hour)."""
+        """Approved → sending; True too for a draft already sending (a retry: the outbox looks first)."""
         if self._transition(draft_id, ("approved",), {"state": "sending", "sending_at": now}):
             return True
         current = self.draft(draft_id)
