@@ -853,4 +853,25 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError([f"config: {path} is not UTF-8 text"]) from None
     except OSError as exc:
         raise ConfigError([f"config: cannot read {path}: {exc.strerror or exc}"]) from None
-    return settings_from_dict(data, os.environ if env is None else env)
+    settings = settings_from_dict(data, os.environ if env is None else env)
+    url = sqlite_beside(settings.store.url, Path(os.path.abspath(path)).parent)
+    if url == settings.store.url:
+        return settings
+    return settings.model_copy(update={"store": StoreSettings(url=url)})
+
+
+def sqlite_beside(url: str, folder: Path) -> str:
+    """A relative SQLite path read against `folder` (the config's), not the current directory.
+
+    `sqlite:///frontrow.db` next to /srv/frontrow/config.toml is /srv/frontrow/frontrow.db wherever
+    the command runs; absolute paths, `~`, in-memory and `file:` URI databases are left as written.
+    """
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:") or "uri" in parsed.query:
+        return url
+    if database.startswith(("file:", "~")) or Path(database).is_absolute():
+        return url
+    return parsed.set(database=str(folder / database)).render_as_string(hide_password=False)

@@ -318,3 +318,38 @@ def mentioned_handles(text: str) -> list[str]:
         if handle not in handles:
             handles.append(handle)
     return handles
+
+
+def person_acct(written: str, domain: str = "", web_host: str = "") -> str:
+    """A person as someone may write them → the acct the store keeps (`fan`, or `fan@other.example`).
+
+    Takes `fan`, `@fan`, `fan@instance`, `@fan@instance` and profile URLs (`https://instance/@fan`,
+    `https://instance/users/fan`, `https://ours/@fan@other`); a name on `domain` (the bot's own
+    instance), or in a profile URL on its `web_host` (`host[:port]` of mastodon.base_url, which may
+    differ from the domain), is kept without it, as Mastodon writes local accounts. Anything else is
+    returned stripped.
+    """
+    from urllib.parse import unquote, urlsplit
+
+    text = written.strip()
+    if text.lower().startswith(("https://", "http://")):
+        try:
+            parts = urlsplit(text)
+        except ValueError:
+            return text
+        host = parts.netloc.rpartition("@")[2].lower()
+        if web_host and host == web_host.lower():
+            host = domain or host
+        segments = [unquote(s) for s in parts.path.split("/") if s]
+        if segments and segments[0].startswith("@") and len(segments[0]) > 1:
+            name = segments[0][1:]
+        elif len(segments) >= 2 and segments[0] == "users":
+            name = segments[1]
+        else:
+            return text
+        text = name if "@" in name else f"{name}@{host}"
+    acct = text.removeprefix("@")
+    local, _, instance = acct.partition("@")
+    if instance and domain and instance.lower() == domain.lower():
+        return local
+    return acct

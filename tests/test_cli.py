@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.store import Store
 from tests.conftest import Community, to_toml
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
@@ -29,7 +30,7 @@ def frontrow(
 
 
 def test_check_config_accepts_the_example_and_shows_the_rules() -> None:
-    result = frontrow("--config", str(EXAMPLE), "check-config")
+    result = frontrow("--config", str(EXAMPLE), "check-config", env={"FRONTROW_ACCESS_TOKEN": "t0k3n"})
     assert result.returncode == 0, result.stderr
     assert "thank-new-followers" in result.stdout and "answer-questions" in result.stdout
 
@@ -46,7 +47,8 @@ def test_a_broken_config_exits_2_naming_every_key_without_a_traceback(tmp_path: 
 
 
 def test_the_config_path_comes_from_the_environment_then_the_working_folder(tmp_path: Path) -> None:
-    assert frontrow("check-config", env={"FRONTROW_CONFIG": str(EXAMPLE)}).returncode == 0
+    found = frontrow("check-config", env={"FRONTROW_CONFIG": str(EXAMPLE), "FRONTROW_ACCESS_TOKEN": "t"})
+    assert found.returncode == 0, found.stderr
     missing = frontrow("check-config", cwd=tmp_path, env={"FRONTROW_CONFIG": ""})
     assert missing.returncode == 2 and "config.toml" in missing.stderr
 
@@ -131,6 +133,12 @@ def test_drafts_json_prints_only_json_and_logs_never_show_the_token(community: C
     who = frontrow("--config", str(config), "who", "fan", "--json", env=env)
     record = json.loads(who.stdout)
     assert record["acct"] == "fan" and record["follows_us"] is True
+    opened = Store.open(community.store_url, create=False)
+    domain = opened.find_owner(community.server.base_url, token).partition("@")[2]
+    opened.close()
+    for form in ("@fan", f"fan@{domain}", f"@fan@{domain}", f"{community.server.base_url}/@fan"):
+        same = frontrow("--config", str(config), "who", form, "--json", env=env)
+        assert same.returncode == 0 and json.loads(same.stdout)["acct"] == "fan", (form, domain, same.stderr)
     assert record["theirs"]["mention"] == 1 and record["theirs"]["follow"] == 1
     assert set(record) >= {
         "acct",
@@ -173,3 +181,85 @@ def test_help_loads_none_of_the_heavy_libraries() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert "Usage" in result.stdout
     assert result.stderr.strip() == ""
+
+
+def test_a_relative_store_path_is_the_config_folders_and_reading_creates_none(tmp_path: Path) -> None:
+    folder, elsewhere = tmp_path / "srv", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    config = folder / "config.toml"
+    config.write_text(EXAMPLE.read_text())  # store.url = "sqlite:///frontrow.db"
+    for command in (["drafts"], ["who", "fan"], ["people"], ["health"], ["events"]):
+        shown = frontrow("--config", str(config), *command, cwd=elsewhere)
+        assert shown.returncode == 1, (command, shown.stderr)
+        assert shown.stderr.strip() == (
+            f"no store at {folder / 'frontrow.db'}; run `frontrow run` or check `store.url`"
+        )
+    assert list(elsewhere.iterdir()) == [] and not (folder / "frontrow.db").exists()
+
+    assert frontrow("--config", str(config), "db", "upgrade", cwd=elsewhere).returncode == 0
+    assert (folder / "frontrow.db").stat().st_mode & 0o777 == 0o600
+    listed = frontrow("--config", str(config), "drafts", "--json", cwd=elsewhere)
+    assert listed.returncode == 0 and json.loads(listed.stdout) == []
+    assert list(elsewhere.iterdir()) == []
+
+
+def without_psycopg(*args: str) -> subprocess.CompletedProcess[str]:
+    """`frontrow ARGS` in a process where the PostgreSQL driver cannot be imported, as without the extra."""
+    probe = (
+        "import sys\n"
+        "sys.modules['psycopg'] = None\n"
+        "from bot.cli import main\n"
+        f"sys.argv = ['frontrow', *{list(args)!r}]\n"
+        "main()\n"
+    )
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+
+
+def unwritable_folder(tmp_path: Path) -> Path:
+    if os.geteuid() == 0:  # root writes through any mode; nobody creates files in /proc
+        return Path("/proc")
+    folder = tmp_path / "locked"
+    folder.mkdir(mode=0o500)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("token", "url", "key", "words"),
+    [
+        ("", "sqlite:///frontrow.db", "mastodon.access_token", "FRONTROW_ACCESS_TOKEN"),
+        (
+            "t0k3n",
+            "sqllite:///frontrow.db",
+            "store.url",
+            "unknown kind of database 'sqllite' (did you mean sqlite?)",
+        ),
+        ("t0k3n", "postgresql+psycopg://u@127.0.0.1/f", "store.url", 'pip install "frontrow[postgres]"'),
+        ("t0k3n", "sqlite:///{unwritable}/frontrow.db", "store.url", "cannot be written"),
+        ("t0k3n", "sqlite:///{tmp}/no/such/frontrow.db", "store.url", "does not exist"),
+    ],
+    ids=["empty-token", "unknown-dialect", "missing-driver", "unwritable-folder", "missing-folder"],
+)
+def test_check_config_and_run_refuse_offline_what_would_fail_exit_2_naming_the_key(
+    tmp_path: Path, token: str, url: str, key: str, words: str
+) -> None:
+    url = url.format(unwritable=unwritable_folder(tmp_path), tmp=tmp_path)
+    text = EXAMPLE.read_text().replace('url = "sqlite:///frontrow.db"', f'url = "{url}"')
+    text = text.replace('access_token = ""', f'access_token = "{token}"')
+    config = tmp_path / "config.toml"
+    config.write_text(text)
+    # `run` says the same, never a traceback (shown for the store cases: a token is checked alike).
+    for command in ("check-config", "run") if key == "store.url" and "such" not in url else ("check-config",):
+        result = without_psycopg("--config", str(config), command)
+        assert result.returncode == 2, result.stderr
+        [head, line] = result.stderr.splitlines()
+        assert head == f"{config}: the config has 1 error(s):"
+        assert line.strip().startswith(f"{key}: ") and words in line
+        assert result.stdout == "" and not (tmp_path / "frontrow.db").exists()
+
+
+def test_an_empty_token_in_the_file_is_fine_when_the_environment_gives_one(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(EXAMPLE.read_text())
+    result = frontrow("--config", str(config), "check-config", env={"FRONTROW_ACCESS_TOKEN": "t0k3n"})
+    assert result.returncode == 0, result.stderr

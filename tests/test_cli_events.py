@@ -25,6 +25,7 @@ def set_aside(store: Store, notification_id: str, acct: str) -> int:
 
 def test_events_lists_what_was_set_aside_and_retry_puts_it_back(community: Community) -> None:
     config = str(community.write_config())
+    assert frontrow("--config", config, "db", "upgrade").returncode == 0  # an empty store
     empty = frontrow("--config", config, "events")
     assert empty.returncode == 0, empty.stderr
     assert "Nothing set aside" in empty.stdout

@@ -59,7 +59,7 @@ def test_example_config_loads() -> None:
     settings = load_settings(EXAMPLE, env={})
     assert settings.mastodon.base_url == "https://mastodon.example"
     assert settings.token_missing
-    assert settings.store.url == "sqlite:///frontrow.db"
+    assert settings.store.url == f"sqlite:///{EXAMPLE.parent / 'frontrow.db'}"  # beside the config
     assert settings.approval.approvers == (Approver(acct="alice"),)
     assert settings.approval.expire_after == timedelta(days=3)
     assert settings.approval.batch_window == timedelta(minutes=2)
@@ -428,3 +428,29 @@ def test_double_brackets_for_a_section_say_how_to_write_it() -> None:
     with pytest.raises(ConfigError) as caught:
         settings_from_dict(data)
     assert "mastodon: must be one table: write [mastodon], not [[mastodon]]" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        ("sqlite:///frontrow.db", "sqlite:///{folder}/frontrow.db"),
+        ("sqlite:///data/frontrow.db", "sqlite:///{folder}/data/frontrow.db"),
+        ("sqlite:////var/lib/frontrow.db", "sqlite:////var/lib/frontrow.db"),
+        ("sqlite://", "sqlite://"),
+        ("sqlite:///:memory:", "sqlite:///:memory:"),
+        ("sqlite:///file:frontrow.db?uri=true", "sqlite:///file:frontrow.db?uri=true"),
+        ("postgresql+psycopg://u@h/frontrow", "postgresql+psycopg://u@h/frontrow"),
+    ],
+)
+def test_a_relative_sqlite_path_is_read_beside_the_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, written: str, read: str
+) -> None:
+    folder = tmp_path / "srv"
+    folder.mkdir()
+    config = folder / "config.toml"
+    text = EXAMPLE.read_text().replace('url = "sqlite:///frontrow.db"', f'url = "{written}"')
+    config.write_text(text)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the current directory does not matter
+    assert load_settings(Path("..") / "srv" / "config.toml", env={}).store.url == read.format(folder=folder)

@@ -163,7 +163,10 @@ def test_init_registers_signs_in_and_writes_a_private_config(
     example = example_config().splitlines()
     assert len(written) == len(example)
     changed = [(old, new) for old, new in zip(example, written, strict=True) if old != new]
-    assert [new.split("=")[0].strip() for _, new in changed] == ["base_url", "access_token", "approvers"]
+    keys = [new.split("=")[0].strip() for _, new in changed]
+    assert keys == ["base_url", "access_token", "url", "approvers"]
+    assert settings.store.url == f"sqlite:///{tmp_path / 'frontrow.db'}"  # absolute, beside the config
+    assert f'url = "sqlite:///{tmp_path / "frontrow.db"}"' in written
     for old, new in changed:
         assert old[old.index("#") :] == new[new.index("#") :]  # the comment survives
 

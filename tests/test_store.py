@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.model import Account, DirectCommand, Event, Follow, Mention, Status
-from bot.store import EventRow, QuarantinedEvent, Store, StoreError, StoreOpenError
+from bot.store import EventRow, NoStore, QuarantinedEvent, Store, StoreError, StoreOpenError
 from bot.store.state import (
     CURSOR,
     EXPIRED_UNTOLD,
@@ -343,9 +343,57 @@ def test_a_file_that_is_no_database_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_a_folder_that_does_not_exist_is_named(tmp_path: Path) -> None:
-    message = open_fails(f"sqlite:///{tmp_path / 'nowhere' / 'frontrow.db'}")
-    assert f"{tmp_path / 'nowhere'} does not exist" in message
+    message = open_fails(f"sqlite:///{tmp_path / 'nowhere' / 'deeper' / 'frontrow.db'}")
+    assert f"{tmp_path / 'nowhere' / 'deeper'} does not exist" in message
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_new_sqlite_store_and_its_folder_are_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "frontrow.db"
+    opened = Store.open(f"sqlite:///{path}")
+    try:
+        opened.put(PAUSED, True)  # a write: the -wal file exists now
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert path.parent.stat().st_mode & 0o777 == 0o700
+        for extra in (path.with_name("frontrow.db-wal"), path.with_name("frontrow.db-shm")):
+            assert not extra.exists() or extra.stat().st_mode & 0o777 == 0o600
+    finally:
+        opened.close()
+
+
+def test_reading_where_there_is_no_store_creates_none(tmp_path: Path) -> None:
+    path = tmp_path / "frontrow.db"
+    with pytest.raises(NoStore) as caught:
+        Store.open(f"sqlite:///{path}", create=False)
+    assert str(caught.value) == f"no store at {path}; run `frontrow run` or check `store.url`"
+    assert not path.exists()
+    path.touch()  # an empty file (no tables) is no store either
+    with pytest.raises(NoStore):
+        Store.open(f"sqlite:///{path}", create=False)
+
+
+def test_the_head_revision_is_read_from_the_migration_files() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from bot.store.base import HEAD
+
+    config = Config()
+    config.set_main_option("script_location", "bot:migrations")
+    assert ScriptDirectory.from_config(config).get_heads() == [HEAD]
+
+
+def test_a_store_at_the_newest_revision_is_opened_without_a_migration_run(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Store.open(store_url).close()
+
+    def no_migration(self: Store) -> None:
+        raise AssertionError("migrated again")
+
+    monkeypatch.setattr(Store, "upgrade", no_migration)
+    for migrate in (True, False):
+        Store.open(store_url, migrate=migrate, create=False).close()
 
 
 def test_a_folder_in_place_of_the_file_is_named(tmp_path: Path) -> None:
@@ -508,3 +556,38 @@ def test_a_lost_database_connection_is_a_store_error_and_the_next_call_reconnect
     finally:
         admin.dispose()
         store.close()
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "alice",
+        "@alice",
+        "Alice@Example.Social",
+        "@alice@example.social",
+        "https://example.social/@alice",
+        "https://example.social/users/alice",
+    ],
+)
+def test_a_local_person_is_found_however_they_are_written(store: Store, written: str) -> None:
+    store.remember_person(ALICE, NOW)
+    found = store.person(written)
+    assert found is not None and found.account_id == ALICE.id
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "fan@elsewhere.example",
+        "@fan@elsewhere.example",
+        "https://elsewhere.example/@fan",
+        "https://elsewhere.example/users/fan",
+        "https://example.social/@fan@elsewhere.example",  # the profile as our instance shows it
+        " 7 ",  # the account id
+    ],
+)
+def test_a_remote_person_is_found_however_they_are_written(store: Store, written: str) -> None:
+    store.remember_person(FAN, NOW)
+    found = store.person(written)
+    assert found is not None and found.account_id == FAN.id
+    assert store.person("fan") is None  # a local name is another person

@@ -19,6 +19,7 @@ from bot.text import (
     clean_name,
     html_to_text,
     mentioned_handles,
+    person_acct,
     status_length,
     strip_leading_mentions,
     truncate_to,
@@ -367,3 +368,31 @@ def test_a_post_that_is_only_a_link_parses_without_a_warning() -> None:
 @given(st.text().filter(lambda text: "<" not in text))
 def test_text_without_tags_reads_the_same_bare_or_in_a_paragraph(text: str) -> None:
     assert html_to_text(text) == html_to_text(f"<span>{text}</span>")
+
+
+@pytest.mark.parametrize(
+    ("written", "acct"),
+    [
+        ("fan", "fan"),
+        ("@fan", "fan"),
+        ("fan@our.example", "fan"),
+        ("@fan@OUR.example", "fan"),
+        ("https://our.example/@fan", "fan"),
+        ("https://our.example/@fan/113000", "fan"),
+        ("https://our.example/users/fan", "fan"),
+        ("fan@other.example", "fan@other.example"),
+        ("@fan@other.example", "fan@other.example"),
+        ("https://other.example/@fan", "fan@other.example"),
+        ("https://our.example/@fan@other.example", "fan@other.example"),
+        ("https://other.example/about", "https://other.example/about"),
+        ("http://127.0.0.1:3000/@fan", "fan"),  # our web host, where it differs from the domain
+        ("http://127.0.0.1:3000/@fan@other.example", "fan@other.example"),
+    ],
+)
+def test_person_forms_are_read_as_the_acct_the_store_keeps(written: str, acct: str) -> None:
+    assert person_acct(written, "our.example", "127.0.0.1:3000") == acct
+
+
+@given(st.text(max_size=200))
+def test_any_text_is_read_as_some_acct_without_raising(written: str) -> None:
+    assert isinstance(person_acct(written, "our.example"), str)

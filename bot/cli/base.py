@@ -74,15 +74,23 @@ def console() -> Any:
     return Console(width=None if sys.stdout.isatty() else 200)
 
 
-def store(*, migrate: bool = True) -> Store:
-    """The store of this config, or exit 2 with one line naming `store.url`."""
-    from bot.service.app import open_store
-    from bot.store import StoreOpenError
+def store(*, migrate: bool = True, create: bool = False) -> Store:
+    """The store of this config, seeing this config's account; exit 1 when there is none yet (only
+    `db upgrade` creates one), exit 2 with one line naming `store.url` when it cannot be opened."""
+    from bot.store import NoStore, Store, StoreError, StoreOpenError
 
+    loaded = settings()
     try:
-        return open_store(settings(), migrate=migrate)
+        opened = Store.open(loaded.store.url, migrate=migrate, create=create)
+    except NoStore as exc:
+        fail(str(exc), 1)
     except StoreOpenError as exc:
         fail(str(exc))
+    try:
+        opened.owner = opened.find_owner(loaded.mastodon.base_url, loaded.mastodon.access_token)
+    except StoreError as exc:
+        fail(f"store.url: cannot read the store: {exc}", 1)
+    return opened
 
 
 def table(title: str, columns: list[str], rows: list[list[str]]) -> None:

@@ -3,7 +3,8 @@
 `run_init` walks through what Mastodon CLI clients do: register an app on the instance, show the
 authorisation URL, take the code the user pastes (out-of-band redirect, no local web server, no
 browser opened), check who signed in, ask for the approvers, offer the bot flag, and write the
-config from the packaged example with three values filled in. The token is never printed.
+config from the packaged example with four values filled in (the store's path absolute). The
+token is never printed.
 All I/O goes through `ask`/`say`/`warn`, so tests drive it with scripted answers; every call to the
 instance is in bot.instance.onboard, imported when setup starts (Mastodon.py is heavy for `--help`).
 """
@@ -151,7 +152,11 @@ def _setup(path: Path, force: bool, ask: Ask, say: Say) -> None:
 
     try:
         text = render_config(
-            example_config(), base_url=base_url, access_token=me.access_token, approvers=approvers
+            example_config(),
+            base_url=base_url,
+            access_token=me.access_token,
+            approvers=approvers,
+            store_url=f"sqlite:///{Path(os.path.abspath(path)).parent / 'frontrow.db'}",  # absolute
         )
     except ValueError as exc:
         raise SetupError(f"Cannot fill in the packaged example config (a bug): {exc}.") from None
@@ -317,8 +322,12 @@ def set_value(text: str, section: str, key: str, value: str) -> str:
     raise ValueError(f"the example config has no {section}.{key} line to fill in")
 
 
-def render_config(example: str, *, base_url: str, access_token: str, approvers: Sequence[str]) -> str:
+def render_config(
+    example: str, *, base_url: str, access_token: str, approvers: Sequence[str], store_url: str = ""
+) -> str:
     text = set_value(example, "mastodon", "base_url", toml_string(base_url))
+    if store_url:
+        text = set_value(text, "store", "url", toml_string(store_url))
     text = set_value(text, "mastodon", "access_token", toml_string(access_token))
     return set_value(text, "approval", "approvers", "[" + ", ".join(toml_string(a) for a in approvers) + "]")
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.base import LOGGER, cli, fail, settings
+from bot.cli.base import LOGGER, cli, fail, settings, store
 
 
 @cli.command("digest")
@@ -41,11 +41,10 @@ def opml_command(
 ) -> None:
     """An OPML file of the followers' and watched accounts' public feeds."""
     from bot.listening.feeds import opml_document, opml_outlines, web_host
-    from bot.service.app import open_store
     from bot.store import utcnow
 
     loaded = settings()
-    groups = opml_outlines(open_store(loaded), loaded.listen.watch, web_host(loaded.mastodon.base_url))
+    groups = opml_outlines(store(), loaded.listen.watch, web_host(loaded.mastodon.base_url))
     document = opml_document(groups, utcnow())
     if output == "-":
         typer.echo(document, nl=False)

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from bot.cli.base import cli, fail, store, table
+from bot.cli.base import cli, fail, settings, store, table
 
+PERSON_HELP = "name, @name, name@instance, @name@instance or a profile URL"
 THEIR_LABELS = {
     "follow": "follows",
     "follow_request": "follow requests",
@@ -26,14 +27,21 @@ OUR_LABELS = {
 }
 
 
+def web_host() -> str:
+    """Our instance's host as its profile URLs show it (may differ from the accounts' domain)."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(settings().mastodon.base_url).netloc
+
+
 @cli.command()
 def who(
-    acct: Annotated[str, typer.Argument(help="user or user@instance")],
+    acct: Annotated[str, typer.Argument(help=PERSON_HELP, metavar="PERSON")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Everything the store knows of one person."""
     db = store()
-    person = db.person(acct)
+    person = db.person(acct, web_host())
     if person is None:
         fail(f"{acct}: nobody of that name in the store", 1)
     counts = db.interaction_counts(person.account_id)
@@ -71,12 +79,15 @@ def who(
 
 
 @cli.command()
-def note(acct: Annotated[str, typer.Argument()], text: Annotated[str, typer.Argument()]) -> None:
+def note(
+    acct: Annotated[str, typer.Argument(help=PERSON_HELP, metavar="PERSON")],
+    text: Annotated[str, typer.Argument(help="the note")],
+) -> None:
     """Add a note to a person's record."""
     from bot.store import utcnow
 
     db = store()
-    person = db.person(acct)
+    person = db.person(acct, web_host())
     if person is None:
         fail(f"{acct}: nobody of that name in the store", 1)
     db.add_note(person.account_id, text, utcnow())

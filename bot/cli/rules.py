@@ -15,7 +15,10 @@ def rules_test(
         str, typer.Option("--event", help="follow, mention, reply, reblog, favourite, follow_request")
     ],
     text: Annotated[str, typer.Option("--text", help="the post's text")] = "",
-    from_acct: Annotated[str, typer.Option("--from", help="who it comes from")] = "someone@example.social",
+    from_acct: Annotated[
+        str,
+        typer.Option("--from", metavar="PERSON", help="who it comes from (name@instance, a profile URL…)"),
+    ] = "someone@example.social",
     followers: Annotated[int, typer.Option("--followers")] = 100,
     bio: Annotated[str, typer.Option("--bio")] = "",
     name: Annotated[str, typer.Option("--name", help="display name")] = "",
@@ -27,16 +30,18 @@ def rules_test(
     from bot.core.rules import Context, compile_rules, explain, match
     from bot.model import EVENT_TYPES, Account, Status, StatusEvent
     from bot.store import utcnow
+    from bot.text import person_acct
 
     loaded = settings()
     cls = EVENT_TYPES.get(event)
     if cls is None or event in ("command", "other"):
         fail("--event: use follow, mention, reply, reblog, favourite or follow_request")
     now = utcnow()
-    username = from_acct.lstrip("@").split("@")[0]
+    acct = person_acct(from_acct)  # as written, in full: the draft shows it as the post would
+    username = acct.split("@")[0]
     account = Account(
         id="test-person",
-        acct=from_acct.lstrip("@"),
+        acct=acct,
         username=username,
         display_name=name or username,
         note=bio,

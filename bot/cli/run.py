@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bot.cli.base import LOGGER, cli, config_path, console, db_cli, fail, settings, store, table
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 
 @cli.command()
@@ -27,10 +30,13 @@ def run(
     from bot.store import StoreError, StoreOpenError
 
     path = config_path()
+    loaded = checked_settings()
     try:
-        app = build_app(settings(), dry_run=dry_run)
+        app = build_app(loaded, dry_run=dry_run)
     except StoreOpenError as exc:
         fail(str(exc))
+    except (InstanceError, StoreError) as exc:
+        fail(f"could not start: {exc}", 1)
     try:
         if once:
             app.start(hold=True)
@@ -51,12 +57,40 @@ def run(
         app.store.close()
 
 
+def offline_problems(loaded: Settings) -> list[str]:
+    """What `run` would fail on that can be told without the network: one `section.key` line each."""
+    from bot.config import ENV_TOKEN
+    from bot.store.base import url_problem
+
+    problems = []
+    if loaded.token_missing:
+        problems.append(
+            f"mastodon.access_token: empty (paste the bot's token, set {ENV_TOKEN}, or run `frontrow init`)"
+        )
+    store_problem = url_problem(loaded.store.url)
+    if store_problem is not None:
+        problems.append(store_problem)
+    return problems
+
+
+def checked_settings() -> Settings:
+    """The settings, or exit 2 listing what the config and the store's place already show is wrong."""
+    loaded = settings()
+    problems = offline_problems(loaded)
+    if problems:
+        fail(
+            f"{config_path()}: the config has {len(problems)} error(s):\n"
+            + "\n".join(f"  {p}" for p in problems)
+        )
+    return loaded
+
+
 @cli.command("check-config")
 def check_config() -> None:
-    """Validate the config offline and show the rules."""
+    """Validate the config offline (the token is there, the store can be made) and show the rules."""
     from rich.table import Table
 
-    loaded = settings()
+    loaded = checked_settings()
     shown = Table(title=f"{len(loaded.rules)} rule(s), tried in this order")
     for column in ("#", "name", "on", "conditions", "templates", "visibility", "cooldown"):
         shown.add_column(column)
@@ -174,5 +208,5 @@ def events(
 @db_cli.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the store's schema."""
-    store()
+    store(create=True)
     typer.echo("store is up to date")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.store.answers import AnswersPart
-from bot.store.base import StoreBase, StoreError, StoreOpenError, token_fingerprint, utcnow
+from bot.store.base import NoStore, StoreBase, StoreError, StoreOpenError, token_fingerprint, utcnow
 from bot.store.drafts import DRAFT_STATES, DraftsPart
 from bot.store.events import EventsPart, QuarantinedEvent
 from bot.store.people import PeoplePart
@@ -40,6 +40,7 @@ __all__ = [
     "FeedEntryRow",
     "FeedStateRow",
     "InteractionRow",
+    "NoStore",
     "NoteRow",
     "OurPostRow",
     "PersonRow",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,8 +66,13 @@ class StoreBase:
         self.owner = owner  # the bot account (user@instance) whose rows this store reads and writes
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> Self:
+    def open(cls, url: str, *, migrate: bool = True, create: bool = True) -> Self:
         """The store at `url`, checked by one connection and (unless `migrate=False`) migrated.
+
+        `create=False` is for the commands that read a store: where there is none they raise NoStore
+        instead of leaving an empty one behind. A new SQLite file is made owner-only (0600), and so
+        is a missing folder for it (0700, one level: a deeper typo stays an error). A store already at
+        the newest revision costs one version read, no migration run.
 
         Raises StoreOpenError, one line naming `store.url`: a URL SQLAlchemy cannot read, an unknown
         kind of database, a driver that is not installed, a folder that does not exist, a file that is
@@ -79,33 +86,34 @@ class StoreBase:
                 "postgresql+psycopg://user@host/name)"
             ) from None
         backend = parsed.get_backend_name()
-        on_disk = parsed.database not in (None, "", ":memory:") and "uri" not in parsed.query
-        if backend == "sqlite" and on_disk:
-            assert parsed.database is not None
-            path = Path(parsed.database).expanduser().absolute()
+        path = sqlite_file(url)
+        if path is not None:
             if path.is_dir():
                 raise StoreOpenError(f"store.url: {path} is a folder, not a database file")
-            if not path.parent.is_dir():
-                raise StoreOpenError(f"store.url: the folder {path.parent} does not exist")
+            if not path.exists():
+                if not create:
+                    raise NoStore(path)
+                _create_owner_only(path)
         try:
             store = cls(url)
         except NoSuchModuleError:
             raise StoreOpenError(f"store.url: unknown kind of database {parsed.drivername!r}") from None
         except ImportError as exc:
-            hint = ""
-            if backend == "postgresql":
-                plus = "" if parsed.get_driver_name() == "psycopg" else ", and write postgresql+psycopg://"
-                hint = f' (pip install "frontrow[postgres]"{plus})'
-            missing = f"store.url: the database driver {exc.name or parsed.drivername} is not installed{hint}"
-            raise StoreOpenError(missing) from None
+            raise StoreOpenError(missing_driver(url, exc.name)) from None
         try:
             with store._translated(), store.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
                 if backend == "sqlite":
                     # Reads the file's header: a file that is no database fails here, not mid-run.
                     connection.execute(text("PRAGMA schema_version"))
-            if migrate:
+                version = _schema_version(connection)
+            if version is None and not create:
+                raise NoStore(path or _safe(url))
+            if migrate and version != HEAD:
                 store.upgrade()
+        except NoStore:
+            store.close()
+            raise
         except (StoreError, SQLAlchemyError) as exc:
             store.close()
             why = str(exc) if isinstance(exc, StoreError) else store._reason(exc)
@@ -216,6 +224,121 @@ class StoreBase:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+class NoStore(StoreOpenError):
+    """A command that reads the store found none where `store.url` points (exit 1, not 2)."""
+
+    def __init__(self, where: Path | str) -> None:
+        super().__init__(f"no store at {where}; run `frontrow run` or check `store.url`")
+
+
+# The newest revision, read from the migration files' names (0001_baseline.py...) without loading
+# Alembic: a store already there needs no migration run, and a read-only command only this one read.
+HEAD = max(p.name[:4] for p in (Path(__file__).parents[1] / "migrations" / "versions").glob("[0-9]*_*.py"))
+
+
+def _schema_version(connection: Any) -> str | None:
+    """The store's Alembic revision; "" for tables from before migrations; None for no store at all."""
+    tables = inspect(connection)
+    if tables.has_table("alembic_version"):
+        row = connection.execute(text("SELECT version_num FROM alembic_version")).first()
+        return str(row[0]) if row is not None else ""
+    return "" if tables.has_table("drafts") else None
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of an on-disk SQLite URL (absolute), else None (another database, memory, a URI)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    if "uri" in parsed.query:
+        return None
+    return Path(parsed.database).expanduser().absolute()
+
+
+def url_problem(url: str) -> str | None:
+    """What `Store.open` would refuse in `url` that can be told without connecting, as one line
+    naming `store.url`, or None: an unknown kind of database, a driver that is not installed, a
+    SQLite folder that does not exist or cannot be written, a file that cannot be written."""
+    import difflib
+
+    from sqlalchemy.dialects import registry
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return (
+            "store.url: not a database URL (sqlite:///path/to/frontrow.db or "
+            "postgresql+psycopg://user@host/name)"
+        )
+    try:
+        dialect = parsed.get_dialect()
+    except NoSuchModuleError:
+        known = ["sqlite", "postgresql", "postgresql+psycopg", "mysql", *registry.impls]
+        close = difflib.get_close_matches(parsed.drivername, known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        return f"store.url: unknown kind of database {parsed.drivername!r}{hint}"
+    except ImportError as exc:
+        return missing_driver(url, exc.name)
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        return missing_driver(url, exc.name)
+    path = sqlite_file(url)
+    if path is None:
+        return None
+    if path.is_dir():
+        return f"store.url: {path} is a folder, not a database file"
+    folder = path.parent if path.parent.is_dir() else path.parent.parent  # one level is created
+    if not folder.is_dir():
+        return f"store.url: the folder {path.parent} does not exist"
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return f"store.url: {path} cannot be written (check its owner and mode)"
+    try:  # by trying: permissions, a read-only mount, a root that may write anywhere but /proc
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        return f"store.url: the folder {folder} cannot be written ({why}; SQLite keeps its journal there)"
+    return None
+
+
+def missing_driver(url: str, module: str | None) -> str:
+    """The line for a database driver that is not installed, with the pip command that installs it."""
+    parsed = make_url(url)
+    hint = ""
+    if parsed.get_backend_name() == "postgresql":
+        plus = "" if parsed.get_driver_name() == "psycopg" else ", and write postgresql+psycopg://"
+        hint = f' (pip install "frontrow[postgres]"{plus})'
+    return f"store.url: the database driver {module or parsed.drivername} is not installed{hint}"
+
+
+def _create_owner_only(path: Path) -> None:
+    """An empty SQLite file only its owner can read (0600; SQLite gives its -wal and -shm the same)."""
+    folder = path.parent
+    if not folder.is_dir():
+        if not folder.parent.is_dir():
+            raise StoreOpenError(f"store.url: the folder {folder} does not exist")
+        try:
+            folder.mkdir(mode=0o700)
+        except OSError as exc:
+            raise StoreOpenError(f"store.url: cannot create the folder {folder}: {exc.strerror}") from None
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreOpenError(f"store.url: cannot create {path}: {exc.strerror}") from None
+    os.fchmod(fd, 0o600)  # the umask can only remove bits
+    os.close(fd)
+
+
+def _safe(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _sqlite_wal(connection: Any, _record: Any) -> None:

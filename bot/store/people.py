@@ -73,12 +73,16 @@ class PeoplePart(StoreBase):
                 row.we_follow = we_follow
             session.commit()
 
-    def person(self, acct_or_id: str) -> Person | None:
+    def person(self, acct_or_id: str, web_host: str = "") -> Person | None:
+        """By account id, or as a person may be written (`fan`, `@fan@our.instance`, a profile URL;
+        `web_host` is our instance's host in those URLs, see bot.text.person_acct)."""
+        from bot.text import person_acct  # BeautifulSoup comes with bot.text: only when a person is asked for
+
         with self.session() as session:
-            acct = acct_or_id.lstrip("@")
+            acct = person_acct(acct_or_id, self.owner.partition("@")[2], web_host)
             # By id, then the exact acct (indexed), and only then the slow case-insensitive scan.
             row = (
-                session.get(PersonRow, (self.owner, acct))
+                session.get(PersonRow, (self.owner, acct_or_id.strip()))
                 or session.exec(select(PersonRow).where(PersonRow.acct == acct)).first()
                 or session.exec(select(PersonRow).where(func.lower(PersonRow.acct) == acct.lower())).first()
             )
