@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -263,3 +264,44 @@ def test_an_empty_token_in_the_file_is_fine_when_the_environment_gives_one(tmp_p
     config.write_text(EXAMPLE.read_text())
     result = frontrow("--config", str(config), "check-config", env={"FRONTROW_ACCESS_TOKEN": "t0k3n"})
     assert result.returncode == 0, result.stderr
+
+
+def every_command() -> list[list[str]]:
+    import typer.main
+
+    from bot.cli import cli
+
+    group = typer.main.get_command(cli)
+    found: list[list[str]] = [[]]
+
+    def walk(command: object, path: list[str]) -> None:
+        for name, sub in getattr(command, "commands", {}).items():
+            found.append([*path, name])
+            walk(sub, [*path, name])
+
+    walk(group, [])
+    return found
+
+
+def test_version_and_short_help_and_completion() -> None:
+    version = frontrow("--version")
+    assert version.returncode == 0 and re.fullmatch(r"frontrow \d+\.\d+\.\S+\n", version.stdout)
+    short = frontrow("-h")
+    assert short.returncode == 0 and short.stdout == frontrow("--help").stdout
+    assert "--install-completion" in short.stdout and "--show-completion" in short.stdout
+
+
+def test_every_commands_help_answers_to_h_without_type_labels_on_its_options() -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import cli
+
+    commands = every_command()
+    assert ["people"] in commands and ["rules", "test"] in commands and ["db", "upgrade"] in commands
+    for command in commands:
+        shown = CliRunner().invoke(cli, [*command, "-h"])
+        assert shown.exit_code == 0, (command, shown.output)
+        assert "Usage: " in shown.output
+        options = [line for line in shown.output.splitlines() if re.match(r"\s+-", line)]
+        labels = re.findall(r"<(?:bool|str|int|float|int range)>", "\n".join(options))
+        assert labels == [], (command, labels)

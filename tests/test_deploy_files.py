@@ -121,3 +121,14 @@ def test_systemd_unit_runs_the_service() -> None:
     assert settings["Restart"] == "on-failure"
     assert settings["NoNewPrivileges"] == "yes"
     assert settings["ProtectSystem"] == "strict" and settings["StateDirectory"] == "frontrow"
+
+
+def test_the_readme_says_how_to_run_the_postgresql_tests_next_to_the_test_command() -> None:
+    from tests.conftest import PG_URL  # noqa: F401  (the variable the suite reads)
+
+    readme = (ROOT / "README.md").read_text()
+    tests_at = readme.index('pip install -e ".[test]" && python -m pytest -q')
+    nearby = readme[tests_at : tests_at + 800]
+    assert 'FRONTROW_TEST_PG_URL="postgresql+psycopg://' in nearby and "python -m pytest" in nearby
+    assert "docker run" in nearby and "postgres" in nearby  # a one-line server start
+    assert 'os.environ.get("FRONTROW_TEST_PG_URL"' in (ROOT / "tests" / "conftest.py").read_text()

@@ -231,3 +231,21 @@ def test_a_rate_limited_instance_gets_no_429_and_loses_nothing(tmp_path: Path, s
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_the_service_within_2s_saying_so(community: Community, sig: signal.Signals) -> None:
+    """Docker's stop waits 10 s before SIGKILL: the service must be gone well before, streaming or not."""
+    app = community.app()
+    config = community.write_config(listener={"streaming": True})
+    process = frontrow(config, "run")
+    try:
+        wait_for(lambda: app.store.last_beat() is not None, timeout=30, what="the service to beat")
+        process.send_signal(sig)
+        process.wait(timeout=2)  # the deadline: TimeoutExpired fails the test
+        assert process.returncode == 0
+    finally:
+        process.kill()
+    assert process.stderr is not None
+    said = process.stderr.read()
+    assert "stopping…" in said and "stopped" in said and "Traceback" not in said

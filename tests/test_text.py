@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-import time
+import sys
 import warnings
 from pathlib import Path
 
@@ -106,19 +106,37 @@ def test_real_pleroma_mention_without_paragraph() -> None:
     assert html_to_text(html) == "@trwnh test"
 
 
+def calls(html: str) -> int:
+    """How many Python and C function calls html_to_text makes: work, counted, not timed."""
+    count = 0
+
+    def profile(_frame: object, event: str, _arg: object) -> None:
+        nonlocal count
+        if event in ("call", "c_call"):
+            count += 1
+
+    sys.setprofile(profile)
+    try:
+        html_to_text(html)
+    finally:
+        sys.setprofile(None)
+    return count
+
+
 @pytest.mark.parametrize(
-    "html",
-    [
-        "<b>" * 40_000,  # deep nesting: the walk must not recurse
-        "a<br>" * 25_000,
-        "<a href='" + "x" * 300_000,
-    ],
+    "piece",
+    ["<b>", "a<br>", "<p>x</p>", "<a href='x'>", "\u200b<span>"],  # deep nesting, lines, paragraphs
+    ids=["nesting", "breaks", "paragraphs", "links", "zero-width"],
 )
-def test_html_to_text_is_fast_on_hostile_input(html: str) -> None:
-    started = time.perf_counter()
-    text = html_to_text(html)
-    assert time.perf_counter() - started < 5  # generous: shared CI machines are slow
-    assert len(text) <= MAX_HTML_CHARS
+def test_html_to_text_work_grows_linearly_on_hostile_input(piece: str) -> None:
+    small, large = calls(piece * 2_000), calls(piece * 4_000)
+    assert large <= 2.5 * small, (small, large)  # twice the input, about twice the work (quadratic: 4x)
+
+
+def test_html_to_text_work_stops_growing_at_the_cap() -> None:
+    at_cap = calls("<a href='" + "x" * (MAX_HTML_CHARS - 9))
+    assert calls("<a href='" + "x" * 300_000) <= 1.1 * at_cap
+    assert len(html_to_text("<a href='" + "x" * 300_000)) <= MAX_HTML_CHARS
 
 
 @settings(max_examples=2000, deadline=None)  # fuzzing: thousands of hostile inputs

@@ -21,14 +21,20 @@ if TYPE_CHECKING:
 
 LOGGER = logging.getLogger("bot.cli")  # one logger name for every command, as the logs have always said
 
+# Plain help (no <bool> or <str> type labels, no boxes), -h as well as --help, shell completion.
+_CONVENTIONS: dict[str, Any] = {
+    "rich_markup_mode": None,
+    "context_settings": {"help_option_names": ["-h", "--help"]},
+    "no_args_is_help": True,
+}
 cli = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
+    add_completion=True,
     help="Frontrow: thank, answer and listen to your Mastodon community, with a human's yes.",
     pretty_exceptions_enable=False,
+    **_CONVENTIONS,
 )
-rules_cli = typer.Typer(help="Try the rules without a server.", no_args_is_help=True)
-db_cli = typer.Typer(help="The store's schema.", no_args_is_help=True)
+rules_cli = typer.Typer(help="Try the rules without a server.", **_CONVENTIONS)
+db_cli = typer.Typer(help="The store's schema.", **_CONVENTIONS)
 cli.add_typer(rules_cli, name="rules")
 cli.add_typer(db_cli, name="db")
 
@@ -106,12 +112,26 @@ def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     console().print(shown)
 
 
+def _show_version(wanted: bool) -> None:
+    if wanted:
+        from importlib.metadata import version
+
+        typer.echo(f"frontrow {version('frontrow')}")
+        raise typer.Exit()
+
+
 @cli.callback()
 def main_options(
     config: Annotated[
-        str | None, typer.Option("--config", help="config file (else $FRONTROW_CONFIG, else ./config.toml)")
+        str | None,
+        typer.Option(
+            "--config", metavar="PATH", help="config file (else $FRONTROW_CONFIG, else ./config.toml)"
+        ),
     ] = None,
-    log_format: Annotated[str, typer.Option("--log-format", help="text or json")] = "text",
+    log_format: Annotated[str, typer.Option("--log-format", metavar="FORMAT", help="text or json")] = "text",
+    version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_show_version, help="the version, then exit")
+    ] = False,
 ) -> None:
     if log_format not in ("text", "json"):
         fail("--log-format: use text or json")

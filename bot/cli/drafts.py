@@ -14,7 +14,9 @@ from bot.cli.base import cli, fail, store, table
 def drafts(
     state: Annotated[
         str | None,
-        typer.Option("--state", help="pending, approved, sending, sent, rejected, expired, failed"),
+        typer.Option(
+            "--state", metavar="STATE", help="pending, approved, sending, sent, rejected, expired, failed"
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False,
     long: Annotated[
@@ -50,7 +52,7 @@ def drafts(
 @cli.command()
 def approve(
     draft_id: Annotated[int, typer.Argument(help="draft number")],
-    text: Annotated[str | None, typer.Option("--text", help="post this text instead")] = None,
+    text: Annotated[str | None, typer.Option("--text", metavar="TEXT", help="post this text instead")] = None,
 ) -> None:
     """Approve a draft from the shell (the service posts it)."""
     _decide(draft_id, "approved", text)

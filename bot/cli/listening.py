@@ -37,7 +37,9 @@ def digest_command() -> None:
 
 @cli.command("opml")
 def opml_command(
-    output: Annotated[str, typer.Option("--output", "-o", help="file to write; - for stdout")] = "-",
+    output: Annotated[
+        str, typer.Option("--output", "-o", metavar="FILE", help="file to write; - for stdout")
+    ] = "-",
 ) -> None:
     """An OPML file of the followers' and watched accounts' public feeds."""
     from bot.listening.feeds import opml_document, opml_outlines, web_host

@@ -100,7 +100,7 @@ def people_command(
         bool, typer.Option("--owed", help="engaged you at least twice in 30 days, got nothing back")
     ] = False,
     connectors: Annotated[bool, typer.Option("--connectors", help="reach × engagement")] = False,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="how many people")] = 50,
+    limit: Annotated[int, typer.Option("--limit", min=1, metavar="N", help="how many people")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False,
 ) -> None:
     """People ranked by engagement (or --owed, or --connectors)."""

@@ -12,18 +12,21 @@ from bot.cli.base import fail, rules_cli, settings
 @rules_cli.command("test")
 def rules_test(
     event: Annotated[
-        str, typer.Option("--event", help="follow, mention, reply, reblog, favourite, follow_request")
+        str,
+        typer.Option(
+            "--event", metavar="EVENT", help="follow, mention, reply, reblog, favourite, follow_request"
+        ),
     ],
-    text: Annotated[str, typer.Option("--text", help="the post's text")] = "",
+    text: Annotated[str, typer.Option("--text", metavar="TEXT", help="the post's text")] = "",
     from_acct: Annotated[
         str,
         typer.Option("--from", metavar="PERSON", help="who it comes from (name@instance, a profile URL…)"),
     ] = "someone@example.social",
-    followers: Annotated[int, typer.Option("--followers")] = 100,
-    bio: Annotated[str, typer.Option("--bio")] = "",
-    name: Annotated[str, typer.Option("--name", help="display name")] = "",
-    visibility: Annotated[str, typer.Option("--visibility")] = "public",
-    language: Annotated[str | None, typer.Option("--language")] = None,
+    followers: Annotated[int, typer.Option("--followers", metavar="N")] = 100,
+    bio: Annotated[str, typer.Option("--bio", metavar="TEXT")] = "",
+    name: Annotated[str, typer.Option("--name", metavar="NAME", help="display name")] = "",
+    visibility: Annotated[str, typer.Option("--visibility", metavar="VISIBILITY")] = "public",
+    language: Annotated[str | None, typer.Option("--language", metavar="CODE")] = None,
     bot_flag: Annotated[bool, typer.Option("--bot", help="the account is flagged as a bot")] = False,
 ) -> None:
     """Which rule a made-up event matches, and the draft (or why no rule matches)."""

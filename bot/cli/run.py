@@ -44,8 +44,14 @@ def run(
             app.release_lease()
             return
         watch = ConfigWatch(path, lambda p: load_settings(p, os.environ))
+
+        def stop(number: int, _frame: object) -> None:
+            if not app.stopping.is_set():
+                LOGGER.info("stopping… (%s): finishing the request in flight", signal.Signals(number).name)
+            app.stop()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: app.stopping.set())
+            signal.signal(sig, stop)
         signal.signal(signal.SIGHUP, lambda *_: watch.requested.set())
         serve(app, watch)
     except (StartupError, TokenRevoked) as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -12,6 +13,7 @@ from mastodon import Mastodon, MastodonError
 from mastodon.streaming import StreamListener
 
 LOGGER = logging.getLogger(__name__)
+CLOSE_WAIT = 1.0  # seconds for the stream's thread to end once its socket is shut
 
 
 class StreamInbox(StreamListener):
@@ -96,9 +98,26 @@ class Stream:
         self.open()
 
     def close(self) -> None:
+        """Close the stream at once: its thread is blocked reading the socket, and closing the response
+        from here neither wakes it nor frees what the interpreter's exit then waits on (the heartbeat
+        would, seconds later). Shutting the socket down ends that read now."""
         if self.handle is not None:
+            handle, self.handle = self.handle, None
+            sock = _socket_of(getattr(handle, "connection", None))
             try:
-                self.handle.close()
+                if sock is not None:
+                    sock.shutdown(socket.SHUT_RDWR)
+            except OSError as exc:  # already closed by the other side
+                LOGGER.debug("shutting the stream's socket down: %s", exc)
+            try:
+                handle.close()
+                handle.join(timeout=CLOSE_WAIT)
             except Exception as exc:  # closing a dead socket must not stop the shutdown
                 LOGGER.debug("closing the stream: %s", exc)
-            self.handle = None
+
+
+def _socket_of(response: Any) -> socket.socket | None:
+    """The socket under a streaming requests.Response (urllib3 2: response.raw.connection.sock)."""
+    connection = getattr(getattr(response, "raw", None), "connection", None)
+    sock = getattr(connection, "sock", None)
+    return sock if isinstance(sock, socket.socket) else None

@@ -74,7 +74,8 @@ class App:
     rules: tuple[rules.Rule, ...]
     clock: Callable[[], datetime] = utcnow
     dry_run: bool = False
-    stopping: threading.Event = field(default_factory=threading.Event)  # set by SIGTERM/SIGINT
+    stopping: threading.Event = field(default_factory=threading.Event)  # set by stop() (SIGTERM/SIGINT)
+    on_stop: list[Callable[[], None]] = field(default_factory=list)  # wakes whoever waits (the serve loop)
     stream: Stream | None = None
     me: Account | None = None
     approvers: dict[str, Approver] = field(default_factory=dict)  # account id → approver
@@ -82,6 +83,12 @@ class App:
     _parts: dict[str, Any] = field(default_factory=dict)
     holder: str = field(default_factory=lambda: uuid4().hex)  # this run's name in the store's lease
     _lease: Lease | None = None  # as this run last wrote it
+
+    def stop(self) -> None:
+        """Stop soon: nothing new is sent, the request in flight finishes, the waiting loop wakes now."""
+        self.stopping.set()
+        for wake in self.on_stop:
+            wake()
 
     # --- start-up -----------------------------------------------------------
 

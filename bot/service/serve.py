@@ -101,6 +101,7 @@ class Service:
 
     def run(self) -> None:
         app = self.app
+        app.on_stop.append(self.wake.set)
         app.start(hold=True)
         if app.settings.listener.streaming:
             self._open_stream()
@@ -116,7 +117,7 @@ class Service:
                 self.step()
                 self._wait()
         finally:
-            LOGGER.info("stopping…")
+            LOGGER.info("closing the stream and the jobs")
             self.scheduler.shutdown()
             self._close_stream()
             app.release_lease()
