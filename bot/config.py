@@ -846,7 +846,7 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
         with path.open("rb") as file:
             data = tomllib.load(file)
     except FileNotFoundError:
-        raise ConfigError([f"config: file not found: {path}"]) from None
+        raise ConfigError([f"config: file not found: {path} (`frontrow init` writes one)"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([_syntax_error(exc)]) from None
     except UnicodeDecodeError:

@@ -52,6 +52,7 @@ def test_the_config_path_comes_from_the_environment_then_the_working_folder(tmp_
     assert found.returncode == 0, found.stderr
     missing = frontrow("check-config", cwd=tmp_path, env={"FRONTROW_CONFIG": ""})
     assert missing.returncode == 2 and "config.toml" in missing.stderr
+    assert "`frontrow init` writes one" in missing.stderr
 
 
 def test_rules_test_explains_rule_by_rule() -> None:

@@ -352,7 +352,7 @@ def test_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "nope.toml"
     with pytest.raises(ConfigError) as caught:
         load_settings(path, env={})
-    assert caught.value.errors == [f"config: file not found: {path}"]
+    assert caught.value.errors == [f"config: file not found: {path} (`frontrow init` writes one)"]
 
 
 def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:

@@ -166,7 +166,7 @@ def test_init_registers_signs_in_and_writes_a_private_config(
     keys = [new.split("=")[0].strip() for _, new in changed]
     assert keys == ["base_url", "access_token", "url", "approvers"]
     assert settings.store.url == f"sqlite:///{tmp_path / 'frontrow.db'}"  # absolute, beside the config
-    assert f'url = "sqlite:///{tmp_path / "frontrow.db"}"' in written
+    assert any(line.startswith(f'url = "sqlite:///{tmp_path / "frontrow.db"}"') for line in written)
     for old, new in changed:
         assert old[old.index("#") :] == new[new.index("#") :]  # the comment survives
 
@@ -218,8 +218,40 @@ def test_a_bad_code_fails_with_one_message_and_writes_nothing(instance: MockServ
     terminal = signing_in_as(instance, "whoever")
     terminal.answers["code"] = "not-a-real-code"
     assert terminal.run(tmp_path / "config.toml") == 1
-    assert len(terminal.errors) == 1 and "did not accept that code" in terminal.errors[0]
+    assert len(terminal.errors) == 1 and "did not accept the code 3 times" in terminal.errors[0]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_mistyped_code_is_asked_again_on_the_same_registration(
+    instance: MockServer, tmp_path: Path
+) -> None:
+    bot, _ = make_account(instance, "bot")
+    alice, _ = make_account(instance, "alice")
+    terminal = signing_in_as(instance, bot, approvers=alice)
+    real = terminal.answers["code"]
+    assert callable(real)
+    codes = iter(["typo-1", "typo-2"])
+    terminal.answers["code"] = lambda: next(codes, None) or real()
+    assert terminal.run(tmp_path / "config.toml") == 0, terminal.errors
+    assert sum("code" in q for q in terminal.asked) == 3
+    assert sum(line.startswith("  http") for line in terminal.shown) == 1  # registered and shown once
+    assert sum("did not accept that code" in line for line in terminal.shown) == 2
+
+
+def test_the_sign_in_address_carries_no_unset_parameter(instance: MockServer) -> None:
+    from bot.instance.onboard import register
+
+    url = register(instance.base_url).sign_in_url
+    assert "None" not in url and "state=" not in url and "lang=" not in url
+    assert parse_qs(urlsplit(url).query)["scope"] == [" ".join(SCOPES)]
+
+
+def test_https_to_a_plain_http_test_server_suggests_http(instance: MockServer, tmp_path: Path) -> None:
+    address = urlsplit(instance.base_url).netloc  # "127.0.0.1:PORT": https:// is assumed
+    terminal = Terminal({"instance": address})
+    assert terminal.run(tmp_path / "config.toml") == 1
+    [error] = terminal.errors
+    assert error.startswith(f"Cannot reach https://{address}:") and f"answer http://{address}" in error
 
 
 def test_an_unreachable_instance_fails_with_one_message(tmp_path: Path) -> None:

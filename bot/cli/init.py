@@ -95,7 +95,14 @@ def _setup(path: Path, force: bool, ask: Ask, say: Say) -> None:
     try:
         registration = register(base_url)
     except NetworkError as exc:
-        raise SetupError(f"Cannot reach {base_url}: {network_reason(exc)}.") from None
+        reason = network_reason(exc)
+        plain = "http://" + base_url.removeprefix("https://")
+        hint = ""
+        if base_url.startswith("https://") and (
+            reason == "TLS (https) failed" or _is_loopback(urlsplit(base_url).hostname or "")
+        ):
+            hint = f" A test server on this machine speaks plain http: answer {plain}"
+        raise SetupError(f"Cannot reach {base_url}: {reason}.{hint}") from None
     except InstanceError:
         raise SetupError(
             f"{host} did not register the app. Is it a Mastodon instance, and does it allow app registration?"
@@ -107,22 +114,28 @@ def _setup(path: Path, force: bool, ask: Ask, say: Say) -> None:
     say(f"  {registration.sign_in_url}")
     say("")
     say(f"Frontrow asks for: {' '.join(SCOPES)}")
-    code = ask("Paste the authorisation code shown after you authorise", "").strip()
-    if not code:
-        raise SetupError("No authorisation code given; nothing was written.", 2)
-
-    try:
-        me = sign_in(registration, code)
-    except NetworkError as exc:
-        raise SetupError(f"Cannot reach {base_url}: {network_reason(exc)}.") from None
-    except ScopesRefused:
-        needed = " ".join(SCOPES)
-        raise SetupError(f"{host} granted fewer permissions than Frontrow needs: {needed}.") from None
-    except InstanceError:
+    me = None
+    for attempt in range(1, MAX_TRIES + 1):  # a mistyped code is asked again, on the same registration
+        code = ask("Paste the authorisation code shown after you authorise", "").strip()
+        if not code:
+            raise SetupError("No authorisation code given; nothing was written.", 2)
+        try:
+            me = sign_in(registration, code)
+            break
+        except NetworkError as exc:
+            raise SetupError(f"Cannot reach {base_url}: {network_reason(exc)}.") from None
+        except ScopesRefused:
+            needed = " ".join(SCOPES)
+            raise SetupError(f"{host} granted fewer permissions than Frontrow needs: {needed}.") from None
+        except InstanceError:
+            if attempt < MAX_TRIES:
+                say(f"{host} did not accept that code (mistyped, or expired?). Paste it again, or authorise")
+                say("again at the address above for a fresh one.")
+    if me is None:
         raise SetupError(
-            f"{host} did not accept that code (mistyped, expired or used already?). "
+            f"{host} did not accept the code {MAX_TRIES} times (mistyped, expired or used already?). "
             "Run `frontrow init` again for a fresh one."
-        ) from None
+        )
     username = me.username
     say(f"Signed in as @{username}@{me.domain} ({me.display_name or username}).")
 

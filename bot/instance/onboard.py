@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from mastodon import Mastodon
 
@@ -107,7 +108,16 @@ def register(base_url: str) -> Registration:
     except (InstanceError, KeyError, TypeError, ValueError) as exc:
         # create_app does not check the HTTP status: an error page surfaces as a missing client_id.
         raise NotRegistered(f"{base_url} did not register the app") from exc
-    return Registration(base_url, str(client_id), str(client_secret), str(url))
+    return Registration(base_url, str(client_id), str(client_secret), _without_none(str(url)))
+
+
+def _without_none(url: str) -> str:
+    """Mastodon.py writes unset parameters as `state=None&lang=None`: the address carries only set ones."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if value != "None"]
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
 
 
 def sign_in(registration: Registration, code: str) -> SignedIn:
