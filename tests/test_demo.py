@@ -86,3 +86,33 @@ def test_interactive_demo_answers_dms_and_cleans_up_on_ctrl_c(
     assert "Posted #4:" in out and "Posted (unlisted): @newreader1 Thanks for the follow" in out
     assert not store_folder(out).exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_demo_shows_a_refused_dm_as_the_approver_would_and_logs_to_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.chdir(tmp_path)
+    typed: Iterator[str] = iter(["edit 2 " + "so long " * 80, "ok 1"])
+
+    def fake_input(prompt: str = "") -> str:
+        line = next(typed, None)
+        if line is None:
+            raise EOFError
+        return line
+
+    monkeypatch.setattr(builtins, "input", fake_input)
+    assert run_demo(once=False) == 0
+    captured = capsys.readouterr()
+    out = flat(captured.out)
+    assert "The instance did not send your DM:" in out and "too long" in out
+    assert "Traceback" not in out + captured.err
+    shown = sorted({int(n) for n in re.findall(r"Draft #(\d+) ·", out)})
+    hint = re.search(r"Write a DM to the bot, e\.g\. ok (\d+), edit (\d+) <text>, no (\d+)", out)
+    assert hint, out
+    assert {int(hint[1]), int(hint[2]), int(hint[3])} <= set(shown)  # only numbers of drafts shown
+    assert "Posted #1:" in out  # the demo went on after the refused DM
+    log = tmp_path / "frontrow-demo.log"
+    assert f"Frontrow's log: {log}" in out
+    assert " INFO " in log.read_text() and " INFO " not in captured.out + captured.err

@@ -40,11 +40,23 @@ MORE_QUESTIONS = (
     "can I order a book you don't have in stock?",
     "any poetry readings this month?",
 )
-INTERACTIVE_HELP = (
-    "Write a DM to the bot, e.g. [cyan]ok 1 2[/cyan], [cyan]edit 3 <text>[/cyan], [cyan]no 4[/cyan], "
-    "[cyan]list[/cyan], [cyan]who fan[/cyan], [cyan]help[/cyan].\n"
-    "[cyan]more[/cyan] makes another reader follow and ask; [cyan]quit[/cyan] (or Ctrl-D) ends the demo."
-)
+LOG_NAME = "frontrow-demo.log"
+
+
+def interactive_help(draft_ids: list[int]) -> str:
+    """The first hint, with the numbers of the drafts just shown (not made-up ones)."""
+    examples = ["[cyan]list[/cyan]", "[cyan]who fan[/cyan]", "[cyan]help[/cyan]"]
+    if draft_ids:
+        first, last = draft_ids[0], draft_ids[-1]
+        examples[:0] = [
+            f"[cyan]ok {first}[/cyan]",
+            f"[cyan]edit {last} <text>[/cyan]",
+            f"[cyan]no {last}[/cyan]",
+        ]
+    return (
+        f"Write a DM to the bot, e.g. {', '.join(examples)}.\n"
+        "[cyan]more[/cyan] makes another reader follow and ask; [cyan]quit[/cyan] (or Ctrl-D) ends the demo."
+    )
 
 
 @dataclass
@@ -147,9 +159,18 @@ class Demo:
         self.seen_posts.update(str(s["id"]) for s in posts)
         return sorted(posts, key=lambda s: int(s["id"]))
 
-    def send(self, text: str) -> None:
-        """A direct message from the approver to the bot (read at the next cycle)."""
-        self.you.api.status_post(f"@{BOT} {text}", visibility="direct")
+    def send(self, text: str) -> bool:
+        """A direct message from the approver to the bot (read at the next cycle); False when the
+        practice instance refused it, said as the approver's app would say it (e.g. over its limit)."""
+        try:
+            self.you.api.status_post(f"@{BOT} {text}", visibility="direct")
+        except Exception as exc:  # Mastodon.py's errors; only bot.instance names them
+            from rich.text import Text
+
+            reason = str(exc.args[-1]) if exc.args else type(exc).__name__
+            self.console.print(Text(f"The instance did not send your DM: {reason}", style="red"))
+            return False
+        return True
 
     # --- printing -------------------------------------------------------------------
 
@@ -191,13 +212,28 @@ class Demo:
 
 def run_demo(once: bool) -> int:
     """Play the demo; `once` plays it unattended (never reads stdin). Returns the exit status."""
-    import httpx
-    from mastodon_mock.testing import MockServer
     from rich.console import Console
 
     console = Console()
     # The practice instance's own chatter is not part of Frontrow's log.
     logging.getLogger("mastodon_mock").setLevel(logging.WARNING)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    log = _log_to_file()
+    console.print(f"[dim]Frontrow's log: {log}[/dim]")
+    try:
+        return _run_in(console, once)
+    finally:
+        for handler in root.handlers:
+            if handler not in handlers:
+                handler.close()
+        root.handlers[:], root.level = handlers, level
+
+
+def _run_in(console: Console, once: bool) -> int:
+    import httpx
+    from mastodon_mock.testing import MockServer
+
     try:
         # Both contexts unwind on Ctrl-C too: the server stops, then the folder is removed.
         with tempfile.TemporaryDirectory(prefix="frontrow-demo-") as tmp:
@@ -217,6 +253,29 @@ def run_demo(once: bool) -> int:
         console.print()
     console.print("[dim]Practice instance stopped, its files removed.[/dim]")
     return status
+
+
+def _log_to_file() -> Path:
+    """Frontrow's log lines go to ./frontrow-demo.log (else the temp folder), not between the DMs."""
+    from bot.logs import RedactFilter
+
+    for folder in (Path.cwd(), Path(tempfile.gettempdir())):
+        path = folder / LOG_NAME
+        try:
+            path.write_text("", encoding="utf-8")
+            # "a", not "w": the practice instance's server configures logging when it starts, which
+            # closes every handler; a FileHandler in "w" mode would then never write again.
+            handler = logging.FileHandler(path, mode="a", encoding="utf-8")
+        except OSError:
+            continue
+        root = logging.getLogger()
+        handler.addFilter(RedactFilter([]))  # the demo's token is redacted as the service's would be
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.handlers[:] = [handler]
+        root.setLevel(logging.INFO)
+        return path
+    logging.getLogger().setLevel(logging.ERROR)  # nowhere to write: only errors, on stderr
+    return Path("(stderr, errors only)")
 
 
 def instance_config(workdir: Path, **extra: Any) -> MastodonMockConfig:
@@ -250,7 +309,7 @@ def _play(demo: Demo, workdir: Path, once: bool) -> int:
     if once:
         posted_ok = _approve_unattended(demo, dms)
         return 0 if quiet_ok and posted_ok else 1
-    _converse(demo)
+    _converse(demo, [int(m[1]) for text in dms for m in DRAFT_LINE.finditer(text)])
     return 0
 
 
@@ -337,7 +396,7 @@ def _approve_unattended(demo: Demo, dms: list[str]) -> bool:
     return bool(drafts) and len(posts) == len(drafts)
 
 
-def _converse(demo: Demo) -> None:
+def _converse(demo: Demo, draft_ids: list[int]) -> None:
     """Read the approver's DMs from stdin, one a line, with a cycle after each."""
     from rich.text import Text
 
@@ -345,7 +404,7 @@ def _converse(demo: Demo) -> None:
         with contextlib.suppress(ImportError):
             import readline  # noqa: F401  (line editing and history for input())
     demo.console.rule("Your turn")
-    demo.console.print(INTERACTIVE_HELP)
+    demo.console.print(interactive_help(draft_ids))
     while True:
         try:
             line = demo.console.input(PROMPT).strip()
@@ -358,11 +417,13 @@ def _converse(demo: Demo) -> None:
             return
         if line.lower() == "more":
             _another_reader(demo)
-        elif line:
-            demo.send(line)
-        else:
+        elif not line or not demo.send(line):
             continue
-        demo.cycle()
+        try:
+            demo.cycle()
+        except Exception as exc:  # the demo goes on, as the service would; the log has the details
+            logging.getLogger(__name__).exception("the cycle failed")
+            demo.console.print(Text(f"Frontrow could not finish this round: {exc}", style="red"))
         demo.show_news()
 
 
