@@ -151,5 +151,6 @@ def test_learning_a_draft_that_is_not_decided_exits_1(tmp_path: Path) -> None:
             }
         )
     )
+    Store.open(f"sqlite:///{tmp_path / 'f.db'}").close()  # a store without that draft
     result = frontrow("--config", str(config), "answers", "learn", "12")
     assert result.returncode == 1 and result.stderr.strip() == "#12: no such draft"
