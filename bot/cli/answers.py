@@ -73,8 +73,10 @@ def _answered(answered: dict[str, Any] | None) -> str:
 @answers_cli.command("test")
 def answers_test(
     question: Annotated[str, typer.Argument(help='the question, e.g. "do you ship to canada?"')],
-    language: Annotated[str | None, typer.Option("--language", help="the post's language, e.g. en")] = None,
-    name: Annotated[str, typer.Option("--name", help="the asker's display name")] = "Rita",
+    language: Annotated[
+        str | None, typer.Option("--language", metavar="LANG", help="the post's language, e.g. en")
+    ] = None,
+    name: Annotated[str, typer.Option("--name", metavar="NAME", help="the asker's display name")] = "Rita",
 ) -> None:
     """How a question ranks against what Frontrow can answer, and the answer it would draft."""
     from bot.core.answers import MAX_OFFERS, Index
