@@ -18,11 +18,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from bot.model import Account, DirectCommand, Event, Follow, Mention, Status
 from bot.store import EventRow, NoStore, QuarantinedEvent, Store, StoreError, StoreOpenError
 from bot.store.state import (
+    COMMANDS_SINCE,
     CURSOR,
     EXPIRED_UNTOLD,
     HEARTBEAT,
     KEYS,
     LAST_DRAFT_DM,
+    LEASE,
     OUR_POSTS_BACKFILL,
     OUR_POSTS_CURSOR,
     OUR_POSTS_SYNCED,
@@ -31,8 +33,10 @@ from bot.store.state import (
     SPIKE_NOTICE,
     SPIKE_SINCE,
     STARTED_AT,
+    STORE_ID,
     UNHEALTHY,
     Key,
+    Lease,
 )
 from tests.conftest import PG_URL
 
@@ -65,6 +69,9 @@ SAMPLES: dict[str, Any] = {
     OUR_POSTS_CURSOR.name: "113000000000000007",
     OUR_POSTS_SYNCED.name: NOW - timedelta(minutes=4),
     OUR_POSTS_BACKFILL.name: "112999999999999990",
+    STORE_ID.name: "5f1c0a9e2b7d",
+    COMMANDS_SINCE.name: NOW - timedelta(days=30),
+    LEASE.name: Lease("a1b2", 4242, "host.example", NOW, NOW + timedelta(minutes=5)).dump(),
 }
 
 
