@@ -32,6 +32,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from bot.text import site_host
+
 EventName = Literal["follow", "mention", "reblog", "favourite", "follow_request", "reply"]
 Visibility = Literal["public", "unlisted", "private", "direct"]
 EVENTS: tuple[str, ...] = get_args(EventName)
@@ -319,6 +321,23 @@ def _source(value: Any) -> str:
     raise ValueError(f'{_show(value)} is not a source (use "home" or "list:<name>")')
 
 
+def _site(value: Any) -> str:
+    text = _text(value, "the site")
+    host = site_host(text)
+    if host is None or "." not in host:
+        raise ValueError(
+            f'{_show(value)} is not a site (write its host name, e.g. "riverside-books.example")'
+        )
+    return host
+
+
+def _hashtag(value: Any) -> str:
+    tag = _text(value, "the hashtag").strip().removeprefix("#")
+    if not tag or not all(c.isalnum() or c == "_" for c in tag):
+        raise ValueError(f'{_show(value)} is not a hashtag (write it without spaces, e.g. "bookstodon")')
+    return tag
+
+
 def _zone(name: str) -> tzinfo:
     # UTC needs no time zone database (slim containers may lack one).
     return UTC if name.upper() == "UTC" else ZoneInfo(name)
@@ -526,6 +545,14 @@ class ListenSettings(_Frozen):
     sources: tuple[Annotated[str, BeforeValidator(_source)], ...] = ("home",)
     watch: tuple[Acct, ...] = ()
     weekly_on: Annotated[str, BeforeValidator(_weekday)] = "mon"  # always normalised to mon..sun
+    followers_every: Duration = timedelta(hours=6)  # a snapshot of our followers, to tell who left
+
+    @field_validator("followers_every")
+    @classmethod
+    def _often_enough(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than 0s")
+        return value
 
     @property
     def weekly_weekday(self) -> int:

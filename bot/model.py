@@ -309,3 +309,16 @@ class Person:
     first_seen: datetime
     follows_us_since: datetime | None
     we_follow: bool
+
+
+@dataclass(frozen=True)
+class Follower:
+    """One of our followers as a scan of the followers list saw them."""
+
+    account_id: str
+    acct: str
+    moved_to: str | None = None  # the account id they moved to (Mastodon's `moved`), if they did
+
+    @property
+    def domain(self) -> str:
+        return self.acct.partition("@")[2].lower()

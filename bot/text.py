@@ -6,6 +6,7 @@ import html as html_lib
 import logging
 import re
 import unicodedata
+from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup
 from bs4.element import NavigableString, PreformattedString, Tag
@@ -353,3 +354,28 @@ def person_acct(written: str, domain: str = "", web_host: str = "") -> str:
     if instance and domain and instance.lower() == domain.lower():
         return local
     return acct
+
+
+def site_host(value: str) -> str | None:
+    """The host a URL (or a bare host name) points at, as our sites are matched: lower case, ASCII
+    (punycode), without port, trailing dot or a leading `www.`; None when there is no host."""
+    text = value.strip()
+    if "//" not in text:
+        text = "//" + text
+    try:
+        host = urlsplit(text).hostname
+    except ValueError:
+        return None
+    if not host:
+        return None
+    host = host.rstrip(".")
+    try:
+        host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return None
+    return host.removeprefix("www.") or None
+
+
+def host_is_site(host: str | None, site: str) -> bool:
+    """`host` (from site_host) is `site` or one of its subdomains."""
+    return host is not None and (host == site or host.endswith("." + site))

@@ -40,6 +40,8 @@ def who(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Everything the store knows of one person."""
+    from bot.store import followers
+
     db = store()
     person = db.person(acct, web_host())
     if person is None:
@@ -59,6 +61,7 @@ def who(
         "notes": [{"at": at.isoformat(), "text": text} for at, text in db.notes(person.account_id)],
         "drafts": [d.as_json() for d in db.drafts_for(person.account_id)],
         "stopped_at": stopped.isoformat() if (stopped := db.stopped_at(person.account_id)) else None,
+        "left": [d.as_json() for d in followers.departures(db, account_id=person.account_id)],
     }
     if as_json:
         typer.echo(json.dumps(record, ensure_ascii=False, indent=2))
@@ -73,6 +76,7 @@ def who(
     ]
     if stopped is not None:
         lines.append(f"asked us to stop on {stopped:%Y-%m-%d}: never drafted for again")
+    lines += [d.sentence() for d in followers.departures(db, account_id=person.account_id)]
     lines += [f"note ({n['at'][:10]}): {n['text']}" for n in record["notes"]]
     lines += [f"draft #{d['id']} [{d['state']}] {d['rule']}: {d['text']}" for d in record["drafts"]]
     typer.echo("\n".join(lines))
@@ -100,6 +104,7 @@ def people_command(
         bool, typer.Option("--owed", help="engaged you at least twice in 30 days, got nothing back")
     ] = False,
     connectors: Annotated[bool, typer.Option("--connectors", help="reach × engagement")] = False,
+    left: Annotated[bool, typer.Option("--left", help="who stopped following us, newest first")] = False,
     limit: Annotated[int, typer.Option("--limit", min=1, metavar="N", help="how many people")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False,
 ) -> None:
@@ -107,8 +112,11 @@ def people_command(
     from bot.store import ledger, utcnow
     from bot.text import clean_name
 
-    if owed and connectors:
-        fail("--owed and --connectors: choose one")
+    if sum((owed, connectors, left)) > 1:
+        fail("--owed, --connectors and --left: choose one")
+    if left:
+        _left(limit, as_json)
+        return
     mode: ledger.Mode = "owed" if owed else "connectors" if connectors else "all"
     ranked = ledger.people(store(), utcnow(), mode, limit)
     if as_json:
@@ -130,6 +138,31 @@ def people_command(
                 "yes" if p.follows_us else "no",
             ]
             for rank, p in enumerate(ranked, start=1)
+        ],
+    )
+
+
+def _left(limit: int, as_json: bool) -> None:
+    from bot.store import followers
+    from bot.text import clean_name
+
+    gone = followers.departures(store(), limit=limit)
+    if as_json:
+        typer.echo(json.dumps([d.as_json() for d in gone], ensure_ascii=False, indent=2))
+        return
+    table(
+        "who left",
+        ["name", "acct", "left", "days following", "last engaged", "why"],
+        [
+            [
+                clean_name(d.display_name, d.acct),
+                d.acct,
+                f"{d.noticed_at:%Y-%m-%d}",
+                "" if d.days_following is None else str(d.days_following),
+                f"{d.last_engaged:%Y-%m-%d} ({d.last_engaged_kind})" if d.last_engaged else "never",
+                "server cut off" if d.cause == "severed" else "unfollowed",
+            ]
+            for d in gone
         ],
     )
 
@@ -156,7 +189,13 @@ def stats_command(as_json: Annotated[bool, typer.Option("--json", help="JSON on 
         rows.append([f"their {label}", str(week.theirs.get(kind, 0)), str(month.theirs.get(kind, 0))])
     for kind, label in OUR_LABELS.items():
         rows.append([f"our {label}", str(week.ours.get(kind, 0)), str(month.ours.get(kind, 0))])
+    rows.append(["followers lost", str(week.theirs.get("unfollow", 0)), str(month.theirs.get("unfollow", 0))])
     table("stats", ["", "7 days", "30 days"], rows)
+    table(
+        "followers per week",
+        ["week from", "gained", "lost"],
+        [[f"{start:%Y-%m-%d}", str(gained), str(lost)] for start, gained, lost in result.weeks],
+    )
     typer.echo(
         f"Link-love ratio: {ledger.percent(result.link_love_ratio)} over 30 days "
         f"(seed advice: {ledger.percent(ledger.LINK_LOVE_TARGET)} or more). "

@@ -6,15 +6,25 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import requests
 from mastodon import Mastodon, MastodonError
 
 from bot.instance.client import InstanceFacts, instance_facts
 from bot.instance.convert import to_account
-from bot.model import Account
+from bot.instance.errors import NetworkError, NotFound, RateLimited, Refused, ServerError, Unauthorized
+from bot.model import Account, Follower
 
 LOGGER = logging.getLogger(__name__)
 PAGE_SIZE = 80  # Mastodon's maximum page of notifications
+FOLLOWERS_PAGE = 80  # … and of followers
+
+
+@dataclass(frozen=True)
+class FollowerPage:
+    followers: list[Follower]
+    next_max_id: str | None  # None: this was the last page
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,43 @@ class Reader:
     def thread_descendants(self, status_id: str) -> list[Mapping[str, Any]]:
         return list(self.api.status_context(status_id).get("descendants") or [])
 
+    def followers_page(self, account_id: str, max_id: str | None = None) -> FollowerPage:
+        """One page of the accounts following `account_id`, from `max_id` on (None: the newest follows).
+
+        Read as plain JSON through the same paced session: Mastodon.py's entity casting cost more CPU
+        than the requests themselves (about 2 ms an account, minutes for 100 k followers). The next page
+        is where the Link header says, not the last id seen: Mastodon pages followers by the follow.
+        """
+        params: dict[str, Any] = {"limit": FOLLOWERS_PAGE}
+        if max_id is not None:
+            params["max_id"] = max_id
+        try:
+            response = self.api.session.get(
+                f"{self.api.api_base_url}/api/v1/accounts/{account_id}/followers",
+                params=params,
+                headers={"Authorization": f"Bearer {self.api.access_token}", "User-Agent": "frontrow"},
+                timeout=self.api.request_timeout,
+            )
+        except requests.RequestException as exc:
+            raise NetworkError(f"followers of {account_id}: {exc}") from exc
+        _raise_for(response)
+        try:
+            page = response.json()
+        except ValueError as exc:
+            raise ServerError(f"followers of {account_id}: not JSON") from exc
+        followers = []
+        for data in page if isinstance(page, list) else ():
+            if not isinstance(data, Mapping):
+                continue
+            moved = data.get("moved")
+            moved_to = str(moved["id"]) if isinstance(moved, Mapping) and moved.get("id") else None
+            account_id_, acct = str(data.get("id") or ""), str(data.get("acct") or data.get("username") or "")
+            if account_id_ and acct:
+                followers.append(Follower(account_id_, acct, moved_to))
+        following = response.links.get("next", {}).get("url")
+        next_max_id = parse_qs(urlsplit(following).query).get("max_id", [None])[0] if following else None
+        return FollowerPage(followers, next_max_id if followers else None)
+
     # --- listening: timelines, lists, accounts (plain JSON, as the digest ranks it) -------------
 
     def account_statuses(self, account_id: str, **paging: Any) -> list[Mapping[str, Any]]:
@@ -96,3 +143,20 @@ class Reader:
     def search_statuses(self, url: str) -> list[Mapping[str, Any]]:
         """The status at `url`, fetched by our instance if it has not seen it (resolve)."""
         return list(self.api.search_v2(url, resolve=True, result_type="statuses").get("statuses") or [])
+
+
+def _raise_for(response: requests.Response) -> None:
+    """A failed answer as the errors Mastodon.py would have raised (bot.instance.errors names them)."""
+    status = response.status_code
+    if status < 400:
+        return
+    why = f"{status}: {response.text[:200]}"
+    if status == 401:
+        raise Unauthorized(why)
+    if status == 404:
+        raise NotFound(why)
+    if status == 429:
+        raise RateLimited(why)
+    if status >= 500:
+        raise ServerError(why)
+    raise Refused(why)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -15,8 +15,10 @@ from bot.core.rules import consent_tag
 from bot.instance import InstanceError, NotFound
 from bot.instance.convert import to_account, to_status
 from bot.listening.feeds import FeedReader, web_host
+from bot.listening.followers import cluster_line, clusters_since
 from bot.model import Account
 from bot.store import Store, ledger
+from bot.store import followers as follower_store
 from bot.store.ledger import LINK_LOVE_TARGET, LINK_LOVE_WINDOW, DigestItem, OurPost, percent
 from bot.store.state import OUR_POSTS_BACKFILL, OUR_POSTS_CURSOR, OUR_POSTS_SYNCED
 from bot.text import clean_name, safe_text, truncate_to
@@ -430,14 +432,16 @@ def our_post(raw: Mapping[str, Any], me_id: str) -> OurPost | None:
         visibility=status.visibility,
         kind="post",
         in_reply_to_account_id=answered,
+        excerpt=_excerpt(status.text, status.spoiler_text, bool(raw.get("media_attachments"))),
     )
 
 
 # --- weekly summary -----------------------------------------------------------------------------------
 
 
-def weekly_summary(store: Store, now: datetime, domain: str) -> str:
-    """The weekly DM: new followers, who engaged most, who is owed, link-love ratio (and a nudge)."""
+def weekly_summary(store: Store, now: datetime, domain: str, tz: tzinfo = UTC) -> str:
+    """The weekly DM: new followers, who left (and after which post), who engaged most, who is owed,
+    link-love ratio (and a nudge)."""
     since = now - timedelta(days=7)
 
     def who(person: ledger.PersonScore) -> str:
@@ -450,12 +454,30 @@ def weekly_summary(store: Store, now: datetime, domain: str) -> str:
         followers += ": " + ", ".join(who(p) for p in shown)
         if count > len(shown):
             followers += f" and {count - len(shown)} more"
+    left = follower_store.departures(store, since=since)
+    gone = [d for d in left if d.cause == "unfollow"]
+    cut = len(left) - len(gone)
+    departures = None
+    if left:
+        departures = f"Left this week: {len(gone)}"
+        if gone:
+            named = gone[:3]
+            departures += ": " + ", ".join(
+                f"{clean_name(d.display_name, d.acct)} ({full_acct(d.acct, domain)})" for d in named
+            )
+            if len(gone) > len(named):
+                departures += f" and {len(gone) - len(named)} more"
+        if cut:
+            departures += f" (and {cut} lost when their server was cut off, not by their choice)"
     top = ledger.top_engagers(store, since, 3)
     owed = ledger.people(store, now, "owed", 3)
     stats = ledger.stats(store, now)
     ratio = stats.link_love_ratio
-    lines = [
-        followers,
+    lines = [followers]
+    if departures:
+        lines.append(departures)
+        lines += [cluster_line(c, tz) for c in clusters_since(store, since, now)]
+    lines += [
         "Engaged most: " + (", ".join(who(p) for p in top) or "nobody this week"),
         "Owed attention: " + (", ".join(who(p) for p in owed) or "nobody, you are all caught up"),
         f"Link-love ratio (30 days): {percent(ratio)} of {stats.month.posts} posts "

@@ -20,6 +20,7 @@ from bot.instance.reader import Reader
 from bot.instance.stream import Stream
 from bot.instance.writer import Writer
 from bot.listening import digest
+from bot.listening.followers import FollowerWatch
 from bot.model import Account, Event
 from bot.service.announce import Announcer
 from bot.service.dispatch import CommandLane, Dispatcher, Handler, record_only
@@ -174,6 +175,13 @@ class App:
             "listener": Listener(
                 reader, self.store, self_id=me.id, approver_ids=frozenset(self.approvers), clock=self.clock
             ),
+            "followers": FollowerWatch(
+                reader,
+                self.store,
+                me_id=me.id,
+                every=lambda: self.settings.listen.followers_every,
+                clock=self.clock,
+            ),
             "outbox": Outbox(
                 writer,
                 reader,
@@ -310,6 +318,7 @@ class App:
         self.catch_up()
         self.sync_our_posts()
         self.listener.check_replies()  # reads the posts the sync just stored
+        self.snapshot_followers()
         self.work(force_dms=force_dms)
 
     def catch_up(self) -> int:
@@ -327,6 +336,10 @@ class App:
         replies: dict[str, int] = {}
         digest.sync_our_posts(self.reader, self.store, self.me.id, self.clock(), replies_seen=replies)
         self.listener.fresh_reply_counts = replies
+
+    def snapshot_followers(self) -> None:
+        """A slice of the followers scan when one is due (who left is only seen by comparing lists)."""
+        self._part("followers").step()
 
     def work(self, *, force_dms: bool = False) -> None:
         """Everything after listening: decide, ask, post."""
@@ -376,7 +389,9 @@ class App:
         return SentDigest(items, len(messages), sent)
 
     def send_weekly_summary(self) -> None:
-        self.announcer.tell_all(digest.weekly_summary(self.store, self.clock(), self.facts.domain))
+        self.announcer.tell_all(
+            digest.weekly_summary(self.store, self.clock(), self.facts.domain, self.settings.limits.tz)
+        )
 
 
 def build_app(settings: Settings, *, dry_run: bool = False, clock: Callable[[], datetime] = utcnow) -> App:

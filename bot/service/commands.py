@@ -13,7 +13,7 @@ from bot.core.render import draft_block, full_acct
 from bot.model import NewDraft
 from bot.service import answering
 from bot.service.context import draft_context
-from bot.store import Store, ledger
+from bot.store import Store, followers, ledger
 from bot.store.ledger import DigestItem
 from bot.text import clean_name, safe_text, status_length
 
@@ -259,5 +259,8 @@ def who_line(store: Store, acct: str, domain: str) -> str:
     ]
     if (stopped := store.stopped_at(person.account_id)) is not None:
         lines.append(f"asked us to stop on {stopped:%Y-%m-%d}")
+    left = followers.departures(store, account_id=person.account_id, limit=1)
+    if left and person.follows_us_since is None:
+        lines.append(left[0].sentence())
     lines += [f"note: {safe_text(text)}" for _, text in notes[-3:]]
     return "\n".join(lines)

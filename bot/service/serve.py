@@ -192,6 +192,7 @@ class Service:
         if check_replies:
             app.sync_our_posts()
             recorded = app.listener.check_replies() > 0 or recorded
+            app.snapshot_followers()
         return recorded or catch_up
 
     def _work_due(self) -> bool:

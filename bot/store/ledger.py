@@ -11,6 +11,7 @@ from sqlalchemy import and_, case, func
 from sqlmodel import Session, col, select
 
 from bot.store.base import StoreBase
+from bot.store.followers import UNFOLLOW, followers_by_week
 from bot.store.listening import (
     DigestItem,
     FeedEntry,
@@ -127,6 +128,8 @@ class Stats:
     month: WindowStats
     people: int
     followers: int
+    # (start, gained, lost) for the last four weeks, oldest first: follows in, departures out.
+    weeks: tuple[tuple[datetime, int, int], ...] = ()
 
     @property
     def link_love_ratio(self) -> float | None:
@@ -152,11 +155,16 @@ class Stats:
                 f"link_love_ratio{suffix}": window.link_love_ratio,
                 f"approval_rate{suffix}": window.approval_rate,
                 f"new_followers{suffix}": window.theirs.get("follow", 0),
+                f"followers_lost{suffix}": window.theirs.get(UNFOLLOW, 0),
                 f"theirs{suffix}": {k: window.theirs.get(k, 0) for k in THEIR_KINDS},
                 f"ours{suffix}": {k: window.ours.get(k, 0) for k in OUR_KINDS},
                 f"drafts{suffix}": dict(window.drafts),
             }
         out |= {"people": self.people, "followers": self.followers, "as_of": self.as_of.isoformat()}
+        out["followers_by_week"] = [
+            {"week_start": start.isoformat(), "gained": gained, "lost": lost}
+            for start, gained, lost in self.weeks
+        ]
         return out
 
     def short_text(self) -> str:
@@ -231,7 +239,7 @@ def people(store: StoreBase, now: datetime, mode: Mode = "all", limit: int = 50)
                     func.sum(_weight()).label("score"),
                     func.max(col(InteractionRow.at)).label("last_at"),
                 )
-                .where(theirs, col(InteractionRow.at) >= since)
+                .where(theirs, col(InteractionRow.kind).in_(THEIR_KINDS), col(InteractionRow.at) >= since)
                 .group_by(person)
                 .having(func.count() >= OWED_MIN_INTERACTIONS)
                 .subquery()
@@ -318,7 +326,7 @@ def attention(
             select(
                 InteractionRow.account_id,
                 func.sum(case((theirs, _weight()), else_=0)),
-                func.sum(case((and_(theirs, recent), 1), else_=0)),
+                func.sum(case((and_(theirs, recent, col(InteractionRow.kind).in_(THEIR_KINDS)), 1), else_=0)),
                 func.max(case((ours, col(InteractionRow.at)))),
             )
             .where(col(InteractionRow.account_id).in_(ids))
@@ -350,7 +358,11 @@ def top_engagers(store: StoreBase, since: datetime, limit: int) -> list[PersonSc
         rows = session.exec(
             select(PersonRow, score)
             .join(InteractionRow, col(InteractionRow.account_id) == col(PersonRow.account_id))
-            .where(col(InteractionRow.direction) == "theirs", col(InteractionRow.at) >= since)
+            .where(
+                col(InteractionRow.direction) == "theirs",
+                col(InteractionRow.kind).in_(THEIR_KINDS),
+                col(InteractionRow.at) >= since,
+            )
             .group_by(col(PersonRow.owner), col(PersonRow.account_id))  # the whole key: PostgreSQL insists
             .order_by(score.desc(), col(PersonRow.acct))
             .limit(limit)
@@ -396,7 +408,14 @@ def stats(store: StoreBase, now: datetime) -> Stats:
         followers = session.exec(
             select(func.count()).select_from(PersonRow).where(col(PersonRow.follows_us_since).is_not(None))
         ).one()
-    return Stats(as_of=now, week=week, month=month, people=int(people_count), followers=int(followers))
+    return Stats(
+        as_of=now,
+        week=week,
+        month=month,
+        people=int(people_count),
+        followers=int(followers),
+        weeks=tuple(followers_by_week(store, now)),
+    )
 
 
 def _window(session: Session, now: datetime, days: int) -> WindowStats:

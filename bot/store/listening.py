@@ -37,6 +37,7 @@ class OurPost:
     reblog_of_status_id: str | None = None
     # The person a reply or boost is for, so the ledger records ours with them.
     person: Account | None = None
+    excerpt: str = ""  # the start of its text, to name it ("your post of Tuesday 'We are now…'")
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ def record_our_posts(store: StoreBase, posts: Sequence[OurPost], now: datetime) 
                     kind=post.kind,
                     in_reply_to_account_id=post.in_reply_to_account_id,
                     reblog_of_account_id=post.reblog_of_account_id,
+                    excerpt=post.excerpt,
                 )
             )
             target = post.reblog_of_account_id if post.kind == "boost" else post.in_reply_to_account_id

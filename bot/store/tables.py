@@ -178,6 +178,7 @@ class OurPostRow(SQLModel, table=True):
     kind: str  # post | reply | boost; reply and boost only when they are for someone else
     in_reply_to_account_id: str | None = None
     reblog_of_account_id: str | None = None
+    excerpt: str = Field(default="", sa_column_kwargs={"server_default": ""})  # names the post in summaries
 
 
 class DigestRow(SQLModel, table=True):
@@ -202,8 +203,10 @@ class DigestItemRow(SQLModel, table=True):
     display_name: str = ""
     url: str = Field(default="", index=True)
     excerpt: str = ""
-    source: str = "home"  # home | list:<name> | watch | feed
+    source: str = "home"  # home | list:<name> | watch | feed | recommended
     created_at: datetime = _ts()  # when the post was written
+    # For a recommendation: who led us to them and how ("alice@example.social boosted").
+    via: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
 
 class FeedStateRow(SQLModel, table=True):
@@ -235,6 +238,46 @@ class FeedEntryRow(SQLModel, table=True):
     excerpt: str = ""
     published: datetime = _ts(index=True)
     fetched_at: datetime = _ts()
+
+
+class FollowerScanRow(SQLModel, table=True):
+    """One reading of our followers list, page by page; the newest finished one is the snapshot."""
+
+    __tablename__ = "follower_scans"
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = ""  # the bot account the row belongs to
+    started_at: datetime = _ts()
+    finished_at: datetime | None = _ts()
+    next_max_id: str | None = None  # where the next page starts; None before the first page
+    pages: int = 0
+    requests: int = 0
+
+
+class FollowerRow(SQLModel, table=True):
+    """One follower seen by one scan."""
+
+    __tablename__ = "followers"
+    owner: str = Field(default="", primary_key=True)  # the bot account the row belongs to
+    scan_id: int = Field(primary_key=True)
+    account_id: str = Field(primary_key=True)
+    acct: str
+    first_seen: datetime = _ts()  # carried over from scan to scan: when we first saw them follow us
+    moved_to: str | None = None  # the account theirs moved to (Mastodon's `moved`), when it did
+
+
+class DepartureRow(SQLModel, table=True):
+    """Someone who stopped following us, noticed by comparing two scans."""
+
+    __tablename__ = "departures"
+    __table_args__ = (Index("ix_departures_owner_noticed", "owner", "noticed_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
+    account_id: str = Field(index=True)
+    acct: str
+    followed_since: datetime | None = _ts()
+    after: datetime = _ts()  # the previous scan: they left after this …
+    noticed_at: datetime = _ts()  # … and before this
+    cause: str = "unfollow"  # unfollow | severed (a domain block or suspension cut the follow)
 
 
 # --- end of ledger and listening tables ----------------------------------------------------------
@@ -298,6 +341,9 @@ OWNED_TABLES: tuple[type[SQLModel], ...] = (
     FeedEntryRow,
     DraftOfferRow,
     AnswerRow,
+    FollowerScanRow,
+    FollowerRow,
+    DepartureRow,
 )
 
 
