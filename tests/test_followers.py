@@ -161,3 +161,28 @@ def test_a_diff_on_5000_followers_keeps_to_its_request_budget(community: Communi
     assert 4_997 // 40 <= sum(second) <= scan_budget(4_997, 40)
     assert max(second) <= SCAN_REQUESTS
     assert sorted(d.acct for d in saved.departures(app.store)) == ["f0", "f1", "f2"]
+
+
+def test_a_severed_relationships_notification_names_the_servers_whose_departures_are_no_choice(
+    store_url: str,
+) -> None:
+    from bot.model import Account, SeveredRelationships
+    from bot.store import Store, utcnow
+
+    store = Store(store_url)
+    store.upgrade()
+    now = utcnow()
+    me = Account(id="1", acct="bot", username="bot")
+    store.record_event(
+        SeveredRelationships(
+            id="n1",
+            created_at=now,
+            account=me,
+            cause="domain_block",
+            target_name="Cut.example",
+            followers_count=2,
+        ),
+        now,
+    )
+    assert saved.severed_domains(store, now - timedelta(days=1)) == {"cut.example"}
+    assert saved.severed_domains(store, now + timedelta(seconds=1)) == set()

@@ -57,6 +57,11 @@ def test_departures_from_a_severed_server_are_told_apart() -> None:
     assert diff.severed == (CAT,)
 
 
+def test_a_suspended_account_is_told_apart_too() -> None:
+    diff = diff_followers(snap(ANN, BOB), snap(ANN), severed_domains={"bob@far.example"})
+    assert diff.severed == (BOB,)
+
+
 def test_nothing_changed() -> None:
     assert diff_followers(snap(ANN, BOB), snap(BOB, ANN)).empty
 

@@ -42,7 +42,8 @@ def diff_followers(
     """What changed between two snapshots (account id → follower).
 
     `left_before`: ids that once followed us and left (they come back as rejoins). `severed_domains`:
-    servers whose relationships with ours were cut (a `severed_relationships` notification names them);
+    servers (or suspended accounts) whose relationships with ours were cut, as `severed_relationships`
+    notifications name them;
     a follower of such a server who is gone did not choose to leave. An account that moved counts once,
     as a move: its old entry (gone or flagged `moved`) is no departure and its new one no join.
     """
@@ -66,7 +67,8 @@ def diff_followers(
     for account_id, follower in previous.items():
         if account_id in current or account_id in moved:
             continue
-        (cut if follower.domain and follower.domain in severed else leaves).append(follower)
+        gone_with = follower.acct.lower() in severed or (follower.domain and follower.domain in severed)
+        (cut if gone_with else leaves).append(follower)
     # A move already counted in an earlier diff is not news: only report moves that changed something.
     news = tuple(
         m for m in moves if not (m.old.account_id in previous and previous[m.old.account_id].moved_to)
