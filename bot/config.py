@@ -34,7 +34,7 @@ from pydantic_core import ErrorDetails
 
 from bot.text import site_host
 
-EventName = Literal["follow", "mention", "reblog", "favourite", "follow_request", "reply"]
+EventName = Literal["follow", "mention", "reblog", "favourite", "follow_request", "reply", "share"]
 Visibility = Literal["public", "unlisted", "private", "direct"]
 EVENTS: tuple[str, ...] = get_args(EventName)
 VISIBILITIES: tuple[str, ...] = get_args(Visibility)  # widest first
@@ -546,6 +546,9 @@ class ListenSettings(_Frozen):
     watch: tuple[Acct, ...] = ()
     weekly_on: Annotated[str, BeforeValidator(_weekday)] = "mon"  # always normalised to mon..sun
     followers_every: Duration = timedelta(hours=6)  # a snapshot of our followers, to tell who left
+    our_sites: tuple[Annotated[str, BeforeValidator(_site)], ...] = ()  # links to these are shares
+    our_names: tuple[Phrase, ...] = ()  # naming these (whole words) is a share
+    hashtags: tuple[Annotated[str, BeforeValidator(_hashtag)], ...] = ()  # read for shares, like home
 
     @field_validator("followers_every")
     @classmethod

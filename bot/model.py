@@ -98,6 +98,15 @@ class Quote(StatusEvent):
 
 
 @dataclass(frozen=True)
+class Share(StatusEvent):
+    """Someone linked to our sites or named us without mentioning us; `status` is their post.
+
+    Its id is "share:<status id>": a post is a share once, whichever timeline showed it."""
+
+    kind: ClassVar[str] = "share"
+
+
+@dataclass(frozen=True)
 class DirectCommand(StatusEvent):
     """A direct message from an approver: a command, never something to draft for."""
 
@@ -143,6 +152,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         Reblog,
         Favourite,
         Quote,
+        Share,
         DirectCommand,
         ModerationWarning,
         SeveredRelationships,

@@ -14,7 +14,7 @@ def rules_test(
     event: Annotated[
         str,
         typer.Option(
-            "--event", metavar="EVENT", help="follow, mention, reply, reblog, favourite, follow_request"
+            "--event", metavar="EVENT", help="follow, mention, reply, reblog, favourite, follow_request, share"
         ),
     ],
     text: Annotated[str, typer.Option("--text", metavar="TEXT", help="the post's text")] = "",
@@ -38,7 +38,7 @@ def rules_test(
     loaded = settings()
     cls = EVENT_TYPES.get(event)
     if cls is None or event in ("command", "other"):
-        fail("--event: use follow, mention, reply, reblog, favourite or follow_request")
+        fail("--event: use follow, mention, reply, reblog, favourite, follow_request or share")
     now = utcnow()
     acct = person_acct(from_acct)  # as written, in full: the draft shows it as the post would
     username = acct.split("@")[0]

@@ -272,12 +272,13 @@ def render(rule: Rule, event: Event, ctx: Context) -> NewDraft:
     spoiler = ""
     visibility = rule.visibility
     triage = 3  # thanks for follows, boosts and favourites wait behind conversations
-    if isinstance(event, StatusEvent) and event.kind in ("mention", "reply"):
+    if isinstance(event, StatusEvent) and event.kind in ("mention", "reply", "share"):
+        # A share is thanked where it was made: in reply to their post, never wider than it.
         in_reply_to_id = event.status.id
         spoiler = event.status.spoiler_text
         visibility = narrower_visibility(rule.visibility, event.status.visibility)
         known = ctx.history.engaged_before or bool(ctx.history.last_drafted)
-        triage = 0 if "?" in event.status.text else 1 if known else 2
+        triage = 3 if event.kind == "share" else 0 if "?" in event.status.text else 1 if known else 2
     return NewDraft(
         rule=rule.name,
         account_id=account.id,

@@ -127,6 +127,9 @@ class Reader:
     def timeline_home(self, **paging: Any) -> list[Mapping[str, Any]]:
         return list(self.api.timeline_home(**paging))
 
+    def timeline_hashtag(self, tag: str, **paging: Any) -> list[Mapping[str, Any]]:
+        return list(self.api.timeline_hashtag(tag, **paging))
+
     def lists(self) -> list[Mapping[str, Any]]:
         return list(self.api.lists())
 

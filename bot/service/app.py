@@ -21,6 +21,7 @@ from bot.instance.stream import Stream
 from bot.instance.writer import Writer
 from bot.listening import digest
 from bot.listening.followers import FollowerWatch
+from bot.listening.shares import ShareWatch
 from bot.model import Account, Event
 from bot.service.announce import Announcer
 from bot.service.dispatch import CommandLane, Dispatcher, Handler, record_only
@@ -33,7 +34,7 @@ from bot.store.ledger import DigestItem
 from bot.store.state import EXPIRED_UNTOLD, Lease
 
 LOGGER = logging.getLogger(__name__)
-DRAFTED_KINDS = ("follow", "follow_request", "mention", "reply", "reblog", "favourite")
+DRAFTED_KINDS = ("follow", "follow_request", "mention", "reply", "reblog", "favourite", "share")
 # A lease not renewed for this long is free: a service killed on another machine blocks nobody for
 # longer. On the same machine a lease whose process is gone is free at once.
 LEASE_FOR = timedelta(minutes=5)
@@ -182,6 +183,9 @@ class App:
                 every=lambda: self.settings.listen.followers_every,
                 clock=self.clock,
             ),
+            "shares": ShareWatch(
+                reader, self.store, me_id=me.id, settings=lambda: self.settings, clock=self.clock
+            ),
             "outbox": Outbox(
                 writer,
                 reader,
@@ -319,6 +323,7 @@ class App:
         self.sync_our_posts()
         self.listener.check_replies()  # reads the posts the sync just stored
         self.snapshot_followers()
+        self.find_shares()
         self.work(force_dms=force_dms)
 
     def catch_up(self) -> int:
@@ -340,6 +345,10 @@ class App:
     def snapshot_followers(self) -> None:
         """A slice of the followers scan when one is due (who left is only seen by comparing lists)."""
         self._part("followers").step()
+
+    def find_shares(self) -> int:
+        """Posts in our timelines linking to our sites or naming us become share events (every 5 minutes)."""
+        return int(self._part("shares").step())
 
     def work(self, *, force_dms: bool = False) -> None:
         """Everything after listening: decide, ask, post."""

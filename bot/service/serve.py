@@ -193,6 +193,7 @@ class Service:
             app.sync_our_posts()
             recorded = app.listener.check_replies() > 0 or recorded
             app.snapshot_followers()
+            recorded = app.find_shares() > 0 or recorded
         return recorded or catch_up
 
     def _work_due(self) -> bool:

@@ -27,6 +27,7 @@ THEIR_KIND = {
     "reply": "reply",
     "reblog": "boost",
     "favourite": "favourite",
+    "share": "share",
 }
 
 

@@ -42,8 +42,9 @@ THEIR_WEIGHTS: dict[str, int] = {
     "favourite": 1,
     "follow": 1,
     "follow_request": 1,
+    "share": 3,  # a link to us or our name in their own post: words, like a mention
 }
-THEIR_KINDS = ("follow", "follow_request", "mention", "reply", "boost", "favourite")
+THEIR_KINDS = ("follow", "follow_request", "mention", "reply", "boost", "favourite", "share")
 OUR_KINDS = ("reply", "thanks", "boost", "favourite", "follow")
 OWED_WINDOW = timedelta(days=30)
 OWED_MIN_INTERACTIONS = 2
