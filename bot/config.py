@@ -546,6 +546,8 @@ class ListenSettings(_Frozen):
     watch: tuple[Acct, ...] = ()
     weekly_on: Annotated[str, BeforeValidator(_weekday)] = "mon"  # always normalised to mon..sun
     followers_every: Duration = timedelta(hours=6)  # a snapshot of our followers, to tell who left
+    trusted: tuple[Acct, ...] = ()  # besides our connectors: whose boosts and replies recommend people
+    max_recommendations: Count = 3
     our_sites: tuple[Annotated[str, BeforeValidator(_site)], ...] = ()  # links to these are shares
     our_names: tuple[Phrase, ...] = ()  # naming these (whole words) is a share
     hashtags: tuple[Annotated[str, BeforeValidator(_hashtag)], ...] = ()  # read for shares, like home

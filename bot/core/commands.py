@@ -61,7 +61,7 @@ def _id_and_text(verb: str, rest: str) -> Command:
         body, ids = rest, ()
     if verb in ("edit", "reply") and not body:
         return Command(verb, ids=ids, error=f"usage: {VERBS[verb].usage}")
-    if verb in ("boost", "fav") and not ids:
+    if verb in ("boost", "fav", "follow") and not ids:
         return Command(verb, error=f"usage: {VERBS[verb].usage}")
     return Command(verb, ids=ids, text=body)
 
@@ -108,6 +108,7 @@ COMMAND_TABLE: tuple[Verb, ...] = (
     Verb("reply", ("reply",), "reply N <text>", _id_and_text),
     Verb("use", ("use",), "use 12 2", _choice),
     Verb("learn", ("learn",), "learn 12", _ids),
+    Verb("follow", ("follow",), "follow N", _id_and_text),
     Verb("help", ("help",), "help", _bare, control=True),
 )
 VERBS: dict[str, Verb] = {verb.name: verb for verb in COMMAND_TABLE}

@@ -136,6 +136,10 @@ class Reader:
     def timeline_list(self, list_id: str, **paging: Any) -> list[Mapping[str, Any]]:
         return list(self.api.timeline_list(list_id, **paging))
 
+    def status(self, status_id: str) -> Mapping[str, Any]:
+        """One status as JSON; raises NotFound."""
+        return self.api.status(status_id)
+
     def account_lookup(self, acct: str) -> Mapping[str, Any]:
         """The account as JSON; raises NotFound."""
         return self.api.account_lookup(acct)

@@ -47,6 +47,7 @@ MAX_SYNC_PAGES = 25  # first sync of our own posts: at most 1000 statuses back
 EXCERPT_CHARS = 160
 BOOSTABLE = ("public", "unlisted")
 SYNC_INTERVAL = timedelta(minutes=5)
+TRUSTED_CONNECTORS = 20  # our strongest connectors are trusted without being listed
 
 
 # --- collecting -------------------------------------------------------------------------------------
@@ -83,15 +84,123 @@ def collect_digest(
     since = now - RECENT
     watch = {acct.lower() for acct in listen.watch}
     candidates: list[_Candidate] = []
+    seen: list[Mapping[str, Any]] = []
     for source in listen.sources:
         for raw in _timeline(instance, source, since):
+            seen.append(raw)
             candidate = _candidate(raw, me_id, since, source, watch)
             if candidate is not None:
                 candidates.append(candidate)
     if listen.watch:
         candidates += _watched(instance, store, settings, me_id, now, since, reader)
     chosen = _rank(store, candidates, now, listen.max_items)
+    chosen += recommendations(instance, store, settings, me_id, now, seen, {c.author_key for c in candidates})
     return ledger.save_digest(store, chosen, now) if chosen else []
+
+
+# --- breadcrumbs: whom the people we trust recommend ------------------------------------------------
+
+
+def trusted_ids(instance: Reader, store: Store, settings: Settings, now: datetime) -> dict[str, str]:
+    """Account id → acct of the accounts we trust: our connectors (reach × engagement), `listen.trusted`."""
+    trusted = {p.account_id: p.acct for p in ledger.people(store, now, "connectors", TRUSTED_CONNECTORS)}
+    for acct in settings.listen.trusted:
+        try:
+            account = instance.account_lookup(acct)
+        except InstanceError as exc:
+            LOGGER.warning("listen.trusted: could not look up %s (%s)", acct, exc)
+            continue
+        trusted[str(account["id"])] = acct
+    return trusted
+
+
+def recommendations(
+    instance: Reader,
+    store: Store,
+    settings: Settings,
+    me_id: str,
+    now: datetime,
+    seen: Sequence[Mapping[str, Any]],
+    already: set[str],
+) -> list[DigestItem]:
+    """People we never engaged whom a trusted account boosted, quoted or answered in our timelines.
+
+    "Take recommendations to heart: if an influential person boosts someone's post … give their blog a
+    visit." At most `listen.max_recommendations`, one per person, never a bot, #nobot or ourselves.
+    """
+    limit = settings.listen.max_recommendations
+    if limit <= 0 or not seen:
+        return []
+    trusted = trusted_ids(instance, store, settings, now)
+    if not trusted:
+        return []
+    found: list[DigestItem] = []
+    people = set(already)
+    shown = ledger.digested(store, [str(raw.get("id") or "") for raw in seen], [])
+    for raw in seen:
+        picked = _breadcrumb(instance, raw, trusted)
+        if picked is None:
+            continue
+        post, how = picked
+        author = to_account(post["account"])
+        status = to_status(post)
+        if author.id in (me_id, *trusted) or author.id in people or author.bot or _nobot(author):
+            continue
+        if (
+            status.id in shown
+            or status.visibility not in BOOSTABLE
+            or store.history(author.id).engaged_before
+        ):
+            continue
+        people.add(author.id)
+        guide = to_account(raw["account"])
+        via = f"{clean_name(guide.display_name, guide.acct)} ({safe_text(guide.acct)}) {how}"
+        found.append(
+            DigestItem(
+                number=0,
+                status_id=status.id,
+                account_id=author.id,
+                acct=author.acct,
+                display_name=author.display_name,
+                url=status.url or str(post.get("uri") or ""),
+                excerpt=_excerpt(status.text, status.spoiler_text, bool(post.get("media_attachments"))),
+                source="recommended",
+                created_at=status.created_at or now,
+                via=via,
+            )
+        )
+        if len(found) >= limit:
+            break
+    return found
+
+
+def _breadcrumb(
+    instance: Reader, raw: Mapping[str, Any], trusted: Mapping[str, str]
+) -> tuple[Mapping[str, Any], str] | None:
+    """(the stranger's post, how a trusted account pointed at it) for a timeline entry, or None."""
+    account = raw.get("account")
+    if not isinstance(account, Mapping) or str(account.get("id")) not in trusted:
+        return None
+    reblog = raw.get("reblog")
+    if isinstance(reblog, Mapping) and isinstance(reblog.get("account"), Mapping):
+        return reblog, "boosted their post"
+    quote: Any = raw.get("quote") if isinstance(raw.get("quote"), Mapping) else {}
+    quoted = quote.get("quoted_status")
+    if (
+        isinstance(quoted, Mapping)
+        and quote.get("state") in ("accepted", None)
+        and isinstance(quoted.get("account"), Mapping)
+    ):
+        return quoted, "quoted their post"
+    answered = raw.get("in_reply_to_id")
+    if answered and str(raw.get("in_reply_to_account_id")) != str(account.get("id")):
+        try:
+            post = instance.status(str(answered))
+        except InstanceError:
+            return None
+        if isinstance(post.get("account"), Mapping):
+            return post, "replied to their post"
+    return None
 
 
 def _pages(fetch: Callable[..., Any], since: datetime, **kwargs: Any) -> Iterator[Any]:
@@ -281,7 +390,12 @@ def digest_message_blocks(items: Sequence[DigestItem], domain: str) -> list[str]
         name = clean_name(item.display_name, item.acct.split("@")[0])
         who = full_acct(safe_text(item.acct), domain)
         excerpt = safe_text(truncate_to(" ".join(item.excerpt.split()), EXCERPT_CHARS))
-        blocks.append(f"[{item.number}] {name} ({who}): {excerpt}")
+        if item.source == "recommended":
+            # "recommended by Alice (alice@example.social) (boosted their post …)"
+            guide, _, how = item.via.rpartition(") ")
+            blocks.append(f"[{item.number}] {name} ({who}), recommended by {guide}) ({how} …): {excerpt}")
+        else:
+            blocks.append(f"[{item.number}] {name} ({who}): {excerpt}")
     return blocks
 
 
@@ -292,7 +406,8 @@ def digest_messages(
     mentions = " ".join(f"@{acct}" for acct in approver_accts)
     head = (
         f"{mentions} Listening digest: {len(items)} post(s) worth a look. "
-        "Answer boost N, fav N or reply N <text>."
+        "Answer boost N, fav N or reply N <text>"
+        + (", or follow N for someone recommended." if any(i.source == "recommended" for i in items) else ".")
     ).strip()
     # send_dm puts a space before the text when it adds no mentions itself.
     return [text for text, _ in compose(head, digest_message_blocks(items, domain), char_limit - 1)]

@@ -17,7 +17,7 @@ from bot.store import Store, followers, ledger
 from bot.store.ledger import DigestItem
 from bot.text import clean_name, safe_text, status_length
 
-DIGEST_ACTIONS = {"boost": "boost", "fav": "favourite", "reply": "post"}
+DIGEST_ACTIONS = {"boost": "boost", "fav": "favourite", "reply": "post", "follow": "follow"}
 LIST_DMS = 3  # one `list` answer: a page is at most this many DMs, then "send list 2"
 
 
@@ -191,7 +191,7 @@ def _learn(request: Request) -> Outcome:
 
 
 def _digest_action(request: Request) -> Outcome:
-    """`boost N`, `fav N`, `reply N <text>`: the command is the approval; the outbox acts once."""
+    """`boost N`, `fav N`, `reply N <text>`, `follow N`: the command is the approval; the outbox acts once."""
     command, store, now = request.command, request.store, request.now
     number = command.ids[0]
     # The numbers of the digest the approver had seen when writing, not of one sent since.
@@ -235,6 +235,7 @@ HANDLERS: dict[str, Callable[[Request], Outcome]] = {
     "boost": _digest_action,
     "fav": _digest_action,
     "reply": _digest_action,
+    "follow": _digest_action,
     "help": _help,
     "use": _use,
     "learn": _learn,

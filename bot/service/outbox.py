@@ -20,7 +20,7 @@ from bot.store import Store
 from bot.text import html_to_text, strip_leading_mentions
 
 LOGGER = logging.getLogger(__name__)
-DONE = {"post": "Posted", "boost": "Boosted", "favourite": "Favourited"}
+DONE = {"post": "Posted", "boost": "Boosted", "favourite": "Favourited", "follow": "Followed"}
 
 
 def idempotency_key(store_id: str, draft_id: int) -> str:
@@ -130,6 +130,12 @@ class Outbox:
         if draft.action == "favourite":
             assert draft.in_reply_to_id is not None
             return self.writer.favourite(draft.in_reply_to_id)
+        if draft.action == "follow":
+            # A follow has no idempotency key: ask first, so a retry or a second `follow N` follows once.
+            known = self.reader.relationships([draft.account_id])
+            if not any(r.following or r.requested for r in known):
+                self.writer.follow(draft.account_id)
+            return Posted(draft.account_id, draft.acct)
         return self.writer.post(
             body(draft),
             in_reply_to_id=draft.in_reply_to_id,

@@ -12,12 +12,12 @@ from sqlmodel import col, select
 from bot.model import Draft, NewDraft
 from bot.store.answers import add_offers
 from bot.store.base import NO_SYNC, StoreBase
-from bot.store.tables import DmLogRow, DraftMessageRow, DraftRow, InteractionRow, OurPostRow
+from bot.store.tables import DmLogRow, DraftMessageRow, DraftRow, InteractionRow, OurPostRow, PersonRow
 
 DRAFT_STATES = ("pending", "approved", "sending", "sent", "rejected", "expired", "failed")
 # Our ledger kind for each posted draft: a reply to a status, or a thanks post.
 OURS_REPLY, OURS_THANKS = "reply", "thanks"
-OURS_KIND = {"boost": "boost", "favourite": "favourite"}
+OURS_KIND = {"boost": "boost", "favourite": "favourite", "follow": "follow"}
 
 
 def to_draft(row: DraftRow) -> Draft:
@@ -154,6 +154,10 @@ class DraftsPart(StoreBase):
                 kind = OURS_KIND.get(row.action) or (OURS_REPLY if row.in_reply_to_id else OURS_THANKS)
                 # A boost or favourite is recorded with *their* status id, as our profile's read-back is.
                 ledger_status = row.in_reply_to_id if row.action in OURS_KIND else status_id
+                if row.action == "follow":
+                    person = session.get(PersonRow, (self.owner, row.account_id))
+                    if person is not None:
+                        person.we_follow = True
                 session.add(
                     InteractionRow(
                         account_id=row.account_id,

@@ -54,6 +54,7 @@ class DigestItem:
     source: str
     created_at: datetime
     digest_id: int = 0
+    via: str = ""  # a recommendation's breadcrumb: "Alice (alice@example.social) boosted their post"
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,7 @@ def save_digest(store: StoreBase, items: Sequence[DigestItem], now: datetime) ->
                     excerpt=item.excerpt,
                     source=item.source,
                     created_at=item.created_at,
+                    via=item.via,
                 )
             )
         session.commit()
@@ -240,6 +242,7 @@ def _digest_item(row: DigestItemRow) -> DigestItem:
         source=row.source,
         created_at=row.created_at,
         digest_id=row.digest_id,
+        via=row.via,
     )
 
 
