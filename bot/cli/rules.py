@@ -14,7 +14,9 @@ def rules_test(
     event: Annotated[
         str,
         typer.Option(
-            "--event", metavar="EVENT", help="follow, mention, reply, reblog, favourite, follow_request, share"
+            "--event",
+            metavar="EVENT",
+            help="follow, mention, reply, reblog, favourite, follow_request, share",
         ),
     ],
     text: Annotated[str, typer.Option("--text", metavar="TEXT", help="the post's text")] = "",
