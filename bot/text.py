@@ -311,11 +311,23 @@ def truncate_to(text: str, limit: int) -> str:
     return body + ELLIPSIS
 
 
+def _as_mastodon_reads(handle: str) -> str:
+    """The handle cut where Ruby's [[:word:]] ends its domain (Python's \\w takes "²" in, Ruby not)."""
+    user, at, domain = handle.partition("@")
+    kept = ""
+    for char in domain:
+        if not (_ruby_word(char) or char in ".-"):
+            break
+        kept += char
+    kept = kept.rstrip(".-")
+    return f"{user}@{kept}" if at and kept and _ruby_word(kept[0]) else user
+
+
 def mentioned_handles(text: str) -> list[str]:
     """The handles ("user" or "user@domain", lowercased, each once) that posting `text` would mention."""
     handles: list[str] = []
     for match in _mentions(text):
-        handle = match.group(1).lower()
+        handle = _as_mastodon_reads(match.group(1)).lower()
         if handle not in handles:
             handles.append(handle)
     return handles

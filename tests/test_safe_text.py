@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from bot.text import html_to_text, mentioned_handles, safe_text
 from tests.mastodon_rules import mastodon_mentions
 
-FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "mastodon"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"  # recorded from real Mastodon servers
 INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 
 # Profile links, status links and links with query strings: Mastodon mentions nobody in these.

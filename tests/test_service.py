@@ -265,11 +265,16 @@ def test_an_idle_service_runs_no_sql_but_the_heartbeat_and_sends_no_request(comm
         beat = app.store.last_beat()
         wait_for(lambda: app.store.last_beat() != beat and running._due is None, what="the rounds to finish")
         event.listen(app.store.engine, "before_cursor_execute", seen)
-        app.api.session.hooks["response"].append(lambda response, **_: requests.append(response.url))
+
+        def heard(response: Any, **_: Any) -> None:
+            requests.append(response.url)
+
+        app.api.session.hooks["response"].append(heard)
         for _ in range(4):  # two seconds of idling, told by the heartbeat
             beat = app.store.last_beat()
             wait_for(lambda beat=beat: app.store.last_beat() != beat, what="a heartbeat")
         event.remove(app.store.engine, "before_cursor_execute", seen)
+        app.api.session.hooks["response"].remove(heard)  # the stop (closing the stream) is no idling
     assert statements, "the heartbeat is written"
     # Each beat: the heartbeat and the renewal of the service's lease, one UPDATE each.
     assert all(s.startswith("UPDATE state SET value=") for s in statements), statements
