@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -154,3 +155,51 @@ def test_learning_a_draft_that_is_not_decided_exits_1(tmp_path: Path) -> None:
     Store.open(f"sqlite:///{tmp_path / 'f.db'}").close()  # a store without that draft
     result = frontrow("--config", str(config), "answers", "learn", "12")
     assert result.returncode == 1 and result.stderr.strip() == "#12: no such draft"
+
+
+def test_check_config_warns_of_a_question_that_can_never_match(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace(
+        'questions = ["When are you open?",', 'questions = ["How are you?", "When are you open?",'
+    )
+    config = tmp_path / "config.toml"
+    config.write_text(text)
+    result = frontrow("--config", str(config), "check-config")
+    assert result.returncode == 0, result.stderr
+    assert "answers: 1 entry (en 1), min_score 0.45; used by: answer-questions" in result.stdout
+    assert (
+        'warning: answers "opening-hours": the question "How are you?" is only common words' in result.stderr
+    )
+
+
+def test_rules_test_drafts_the_knowledge_answer() -> None:
+    args = ["--config", str(EXAMPLE), "rules", "test", "--event", "mention", "--from", "rita@example.social"]
+    asked = frontrow(*args, "--text", "are you open on sundays?", "--name", "Rita")
+    assert asked.returncode == 0, asked.stderr
+    assert "answer: knowledge opening-hours (" in asked.stdout
+    assert "@rita@example.social We're open Tuesday to Saturday, 9:00-18:00, Rita." in asked.stdout
+    other = frontrow(*args, "--text", "how does this work?")
+    assert "answer: none from knowledge (the rule's own text)" in other.stdout
+    assert "Good question, rita." in other.stdout
+
+
+def test_the_knowledge_is_read_again_after_a_refresh(store: Store) -> None:
+    from bot.config import settings_from_dict
+
+    def config(*names: str) -> Any:
+        entries = [{"name": n, "questions": [f"do you sell {n}?"], "text": f"Yes, {n}."} for n in names]
+        return settings_from_dict(
+            {
+                "mastodon": {"base_url": "https://x.example"},
+                "approval": {"approvers": ["a"]},
+                "answers": entries,
+            }
+        )
+
+    current = [config("stamps")]
+    knowledge = answering.Knowledge(store, lambda: current[0])
+    assert [s.entry.label for s in knowledge.index(NOW).rank("do you sell stamps?", "en")] == ["stamps"]
+    current[0] = config("stamps", "maps")  # a reloaded config
+    answering.remember(store, answering_draft(store), "Yes Rita, maps too.", NOW)
+    assert len(knowledge.index(NOW).entries) == 1  # the same index until the next round
+    knowledge.refresh()
+    assert [e.key for e in knowledge.index(NOW).entries] == ["knowledge:stamps", "knowledge:maps", "reply:1"]

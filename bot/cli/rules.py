@@ -72,4 +72,14 @@ def rules_test(
     if draft is None:
         typer.echo("No rule matches: no draft.")
         raise typer.Exit(0)
-    typer.echo(f"\nDraft ({draft.rule}, {draft.visibility}):\n@{account.acct} {draft.text}")
+    source = ""
+    rule = next(r for r in compiled if r.name == draft.rule)
+    if rule.answer_from and isinstance(made_up, StatusEvent):
+        from bot.core.answers import Index, answer, offers_line
+        from bot.service.answering import entries
+
+        # The config's entries only: what the store remembered is for `frontrow answers test`.
+        index = Index(entries(loaded, [], now))
+        draft = answer(draft, made_up, index, loaded.answers.min_score, 500)
+        source = "; " + offers_line(0, draft.offers).split(" · or ")[0]  # where the text came from
+    typer.echo(f"\nDraft ({draft.rule}, {draft.visibility}{source}):\n@{account.acct} {draft.text}")

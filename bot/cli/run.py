@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+if TYPE_CHECKING:
+    from bot.config import Settings
+
 from bot.cli.base import LOGGER, cli, config_path, console, db_cli, fail, settings, store, table
 
 if TYPE_CHECKING:
@@ -123,12 +126,33 @@ def check_config() -> None:
             rule.name,
             rule.on,
             "\n".join(conditions) or "-",
-            str(len(rule.templates)),
+            str(len(rule.templates)) + (" + answers" if rule.answer_from else ""),
             rule.visibility,
             str(rule.cooldown or "-"),
         )
     console().print(shown)
+    _answers_summary(loaded)
     typer.echo(f"OK: {len(loaded.approval.approvers)} approver(s), store {_safe_url(loaded.store.url)}")
+
+
+def _answers_summary(loaded: Settings) -> None:
+    """What [answers] holds, and the questions in it that can never match (warnings, not errors)."""
+    from collections import Counter
+
+    from bot.core.answers import silent_questions
+
+    entries = loaded.answers.entries
+    answering = [rule.name for rule in loaded.rules if rule.answer_from]
+    if not entries and not answering:
+        return
+    languages = ", ".join(f"{lang} {n}" for lang, n in sorted(Counter(e.language for e in entries).items()))
+    typer.echo(
+        f"answers: {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
+        + (f" ({languages})" if languages else "")
+        + f", min_score {loaded.answers.min_score}; used by: {', '.join(answering) or 'no rule'}"
+    )
+    for warning in silent_questions(entries):
+        typer.echo(f"warning: {warning}", err=True)
 
 
 def _safe_url(url: str) -> str:

@@ -23,6 +23,7 @@ from datetime import datetime
 
 import snowballstemmer  # Snowball stemmers for 30-odd languages, pure Python, no data to download
 
+from bot.config import AnswerEntry
 from bot.core.stopwords import SNOWBALL, STOPWORDS
 from bot.model import Account, NewDraft, Offer, StatusEvent
 from bot.text import clean_name, safe_text, status_length, truncate_to
@@ -330,3 +331,13 @@ def answer(draft: NewDraft, event: StatusEvent, index: Index, min_score: float, 
         found[0] = dataclasses.replace(found[0], chosen=True)
     own = Offer(0, "template", draft.rule, 0.0, draft.text, chosen=not found)
     return dataclasses.replace(draft, text=found[0].text if found else draft.text, offers=(own, *found))
+
+
+def silent_questions(entries: Sequence[AnswerEntry]) -> list[str]:
+    """A warning for each configured question made only of common words: it can never match."""
+    return [
+        f'answers "{entry.name}": the question "{question}" is only common words; it can never match'
+        for entry in entries
+        for question in entry.questions
+        if not terms(question, language_code(entry.language) or DEFAULT_LANGUAGE)
+    ]
