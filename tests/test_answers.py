@@ -249,3 +249,15 @@ def test_the_answer_line_sits_under_the_draft_line_and_notifies_nobody() -> None
         "We ship.",
     ]
     assert draft_block(draft, "example.social").split("\n")[1] == "We ship."
+
+
+def test_a_very_long_word_is_no_typo_and_costs_no_deletions() -> None:
+    # A remembered question is someone's post: a 5,000-letter "word" must not make 5,000 copies of itself.
+    long_word = "a" + "b" * 5000
+    index = Index(
+        [Entry("reply:1", "reply", "as you answered Rita on 3 May", (f"is {long_word} in stock?",), "Yes.")]
+    )
+    (group,) = index._by_language["en"]
+    assert "stock" in group.near and max(len(key) for key in group.near) <= answers.FUZZY_MAX_LENGTH
+    assert group.closest(long_word + "c") is None
+    assert index.rank(f"is {long_word} in stock?", "en")[0].score == 1.0

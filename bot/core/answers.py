@@ -1,11 +1,11 @@
 """Core (answers): a question ranked against the knowledge base and our past replies. Pure, no I/O.
 
-BM25 over stemmed words with each language's common words dropped. An entry is several documents
-(each way people ask it, and its answer at a lower weight); its score is the best of them, divided by
-what a question whose every word matched would score, so 1.0 means "every word of the question is in
-one of the entry's questions" and the threshold (`answers.min_score`) reads the same however large the
-knowledge base grows. A question in one language is never answered from an entry in another, and a
-question made only of common words has nothing to match on.
+BM25 over stemmed words with each language's common words dropped. An entry is one document (the
+ways people ask it, and its answer at a lower weight); its score is divided by what a question whose
+every word matched would score, so 1.0 means "every word of the question is in the entry" and the
+threshold (`answers.min_score`) reads the same however large the knowledge base grows. A question
+in one language is never answered from an entry in another, and a question made only of common
+words has nothing to match on.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ B = 0.75  # BM25 length normalisation
 TEXT_WEIGHT = 0.6  # the answer's own words count, less than the ways people ask it
 FUZZY_WEIGHT = 0.8  # a word one typo away from a known one counts, a little less
 FUZZY_MIN_LENGTH = 5  # shorter words have too many neighbours one letter away ("shop", "ship")
+FUZZY_MAX_LENGTH = 30  # longer "words" are no typos, and their deletions would cost length² memory
 MAX_OFFERS = 3  # the best answer and two runners-up
 DEFAULT_LANGUAGE = "en"
 
@@ -167,14 +168,14 @@ class _Group:
         self.rare_idf = math.log(1 + (count - 0.5) / 1.5) if count else 0.0
         near: dict[str, set[str]] = defaultdict(set)
         for term in self.idf:
-            if len(term) >= FUZZY_MIN_LENGTH - 1:
+            if FUZZY_MIN_LENGTH - 1 <= len(term) <= FUZZY_MAX_LENGTH:
                 for key in (term, *_deletions(term)):
                     near[key].add(term)
         self.near = dict(near)
 
     def closest(self, term: str) -> str | None:
         """A known term one typo away from `term` (the most telling of them), or None."""
-        if len(term) < FUZZY_MIN_LENGTH - 1:
+        if not FUZZY_MIN_LENGTH - 1 <= len(term) <= FUZZY_MAX_LENGTH + 1:
             return None
         found = set().union(*(self.near.get(key, ()) for key in (term, *_deletions(term))))
         close = [t for t in found if max(len(t), len(term)) >= FUZZY_MIN_LENGTH and _within_one_edit(t, term)]
