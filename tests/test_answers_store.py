@@ -163,7 +163,7 @@ def test_check_config_warns_of_a_question_that_can_never_match(tmp_path: Path) -
     )
     config = tmp_path / "config.toml"
     config.write_text(text)
-    result = frontrow("--config", str(config), "check-config")
+    result = frontrow("--config", str(config), "check-config", env={"FRONTROW_ACCESS_TOKEN": "t0k3n"})
     assert result.returncode == 0, result.stderr
     assert "answers: 1 entry (en 1), min_score 0.45; used by: answer-questions" in result.stdout
     assert (
