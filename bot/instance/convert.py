@@ -172,14 +172,10 @@ def to_quote(status: Mapping[str, Any], *, self_id: str, our_status_id: str) -> 
     try:
         if not isinstance(status, Mapping):
             return None
-        status_id = _id(status.get("id"))
-        raw_author = status.get("account")
-        if not status_id or not isinstance(raw_author, Mapping):
+        authored = _authored(status, self_id)
+        if authored is None:
             return None
-        author = to_account(raw_author)
-        if not author.id or author.id == self_id:
-            return None
-        parsed = to_status(status)
+        status_id, author, parsed = authored
         return Quote(
             id=f"quote:{status_id}",
             created_at=parsed.created_at or UNKNOWN_TIME,
@@ -190,6 +186,18 @@ def to_quote(status: Mapping[str, Any], *, self_id: str, our_status_id: str) -> 
     except Exception as exc:  # same contract as to_event: log, skip, keep listening
         LOGGER.warning("skipping malformed quote: %s: %.200s", type(exc).__name__, exc)
         return None
+
+
+def _authored(status: Mapping[str, Any], self_id: str) -> tuple[str, Account, Status] | None:
+    """A status's id, author and parsed form, when it has both and someone else wrote it."""
+    status_id = _id(status.get("id"))
+    raw_author = status.get("account")
+    if not status_id or not isinstance(raw_author, Mapping):
+        return None
+    author = to_account(raw_author)
+    if not author.id or author.id == self_id:
+        return None
+    return status_id, author, to_status(status)
 
 
 def to_reply(status: Mapping[str, Any], *, self_id: str) -> Reply | None:
@@ -214,14 +222,10 @@ def _to_reply(status: Mapping[str, Any], *, self_id: str) -> Reply | None:
     mentions = status.get("mentions") or []
     if any(isinstance(m, Mapping) and _id(m.get("id")) == self_id for m in mentions):
         return None
-    status_id = _id(status.get("id"))
-    raw_author = status.get("account")
-    if not status_id or not isinstance(raw_author, Mapping):
+    authored = _authored(status, self_id)
+    if authored is None:
         return None
-    author = to_account(raw_author)
-    if not author.id or author.id == self_id:
-        return None
-    parsed = to_status(status)
+    status_id, author, parsed = authored
     return Reply(
         id=f"status:{status_id}",
         created_at=parsed.created_at or UNKNOWN_TIME,
