@@ -16,7 +16,7 @@ LAYERS = [
     {"bot.service"},
     {"bot.listening"},
     {"bot.core", "bot.store", "bot.instance"},
-    {"bot.model", "bot.text", "bot.config", "bot.logs", "bot", "bot.migrations"},
+    {"bot.model", "bot.text", "bot.config", "bot.config_path", "bot.logs", "bot", "bot.migrations"},
 ]
 OUTSIDE = {"bot.core": {"mastodon", "sqlalchemy", "sqlmodel", "httpx", "requests", "alembic"}}
 
