@@ -1,8 +1,10 @@
-"""`frontrow who` end to end against `frontrow --help`, side by side in one run.
+"""`frontrow who` end to end against `frontrow --help`, side by side in one run; and the import of
+the service entry (`import bot.service.serve`) in the same rounds.
 
 A store command should answer about as fast as the help: `who` ≤ 1.5 × `--help` (median of
 alternating pairs, the order flipping every pair, after one warm-up of each). Prints the median and
-range of each, the ratio, the children's CPU seconds and the load average beside them.
+range of each, the ratio of wall times and of CPU times, the children's CPU seconds and the load
+average beside them. The service entry's import should take ≤ 0.9 s (issue 15, target 4).
 
     python bench/commands.py [--pairs 9]
 """
@@ -27,6 +29,7 @@ from bot.model import Account
 from bot.store import Store
 
 TARGET = 1.5
+IMPORT_TARGET = 0.9
 FRONTROW = str(Path(sys.executable).with_name("frontrow"))
 
 
@@ -61,6 +64,7 @@ def main() -> None:
         runs = {
             "--help": [FRONTROW, "--help"],
             "who fan": [FRONTROW, "--config", str(config), "who", "fan"],
+            "import service": [sys.executable, "-c", "import bot.service.serve"],
         }
         walls: dict[str, list[float]] = {name: [] for name in runs}
         cpus: dict[str, list[float]] = {name: [] for name in runs}
@@ -68,7 +72,7 @@ def main() -> None:
             timed(argv, env)  # warm-up: the page cache, the bytecode
         loads = [os.getloadavg()[0]]
         for pair in range(args.pairs):
-            order = list(runs) if pair % 2 == 0 else list(reversed(runs))
+            order = list(runs) if pair % 2 == 0 else list(reversed(runs))  # who and --help alternate
             for name in order:
                 wall, cpu = timed(runs[name], env)
                 walls[name].append(wall)
@@ -92,9 +96,16 @@ def main() -> None:
             )
         )
         ratio = median(ratios)
+        cpu_ratios = [w / h for w, h in zip(cpus["who fan"], cpus["--help"], strict=True)]
         print(
             f"\nwho / --help: median {ratio:.2f} (range {min(ratios):.2f}–{max(ratios):.2f}), "
-            f"target ≤ {TARGET}: {verdict(ratio <= TARGET)}"
+            f"target ≤ {TARGET}: {verdict(ratio <= TARGET)}; CPU {median(cpu_ratios):.2f} "
+            f"({min(cpu_ratios):.2f}–{max(cpu_ratios):.2f})"
+        )
+        imported = median(walls["import service"])
+        print(
+            f"import bot.service.serve: median {imported:.3f} s, CPU {median(cpus['import service']):.3f} s, "
+            f"target ≤ {IMPORT_TARGET} s: {verdict(imported <= IMPORT_TARGET)}"
         )
         print(
             f"load average (1 min) during the run: {min(loads):.2f}–{max(loads):.2f} on {os.cpu_count()} CPUs"

@@ -32,6 +32,10 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+# Where the file is lives in bot/config_path.py (light enough for `frontrow who`); still importable from here.
+from bot.config_path import DEFAULT_CONFIG_PATH as DEFAULT_CONFIG_PATH
+from bot.config_path import ENV_CONFIG as ENV_CONFIG
+from bot.config_path import resolve_config_path as resolve_config_path
 from bot.text import site_host
 
 EventName = Literal["follow", "mention", "reblog", "favourite", "follow_request", "reply", "share"]
@@ -42,9 +46,7 @@ TEMPLATE_FIELDS = ("name", "username", "acct")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
-ENV_CONFIG = "FRONTROW_CONFIG"
 ENV_TOKEN = "FRONTROW_ACCESS_TOKEN"
-DEFAULT_CONFIG_PATH = Path("config.toml")
 
 _DURATION_RE = re.compile(r"(\d+)\s*([smhd])", re.ASCII)
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -823,14 +825,6 @@ def _duplicate_rule_names(rules: Any) -> list[str]:
 
 
 # --- entry points ------------------------------------------------------------------------------
-
-
-def resolve_config_path(cli_path: str | Path | None, env: Mapping[str, str]) -> Path:
-    """`--config PATH`, else `$FRONTROW_CONFIG`, else `./config.toml` (empty values count as unset)."""
-    for candidate in (cli_path, env.get(ENV_CONFIG)):
-        if candidate is not None and str(candidate).strip():
-            return Path(candidate).expanduser()
-    return DEFAULT_CONFIG_PATH
 
 
 def settings_from_dict(data: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:

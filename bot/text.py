@@ -6,10 +6,11 @@ import html as html_lib
 import logging
 import re
 import unicodedata
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from bs4 import BeautifulSoup
-from bs4.element import NavigableString, PreformattedString, Tag
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup
 
 LOGGER = logging.getLogger(__name__)
 
@@ -88,6 +89,8 @@ def html_to_text(html: str | None) -> str:
     # Text without tags is still markup to us; given bare, BeautifulSoup warns into the service's log when
     # it looks like a URL or a file name (a post that is only a link).
     markup = capped if "<" in capped else f"<p>{capped}</p>"
+    from bs4 import BeautifulSoup  # here, not at the top: `import bot.text` stays light for the CLI
+
     try:
         return _walk(BeautifulSoup(markup, "html.parser"))
     except Exception as exc:  # the parser is third-party code fed hostile input
@@ -96,6 +99,8 @@ def html_to_text(html: str | None) -> str:
 
 
 def _walk(soup: BeautifulSoup) -> str:
+    from bs4.element import NavigableString, PreformattedString, Tag
+
     # Iterative on purpose: deeply nested hostile HTML must not hit the recursion limit.
     out = _Lines()
     stack: list[tuple[object, bool]] = [(soup, False)]

@@ -16,7 +16,7 @@ LAYERS = [
     {"bot.service"},
     {"bot.listening"},
     {"bot.core", "bot.store", "bot.instance"},
-    {"bot.model", "bot.text", "bot.config", "bot.logs", "bot", "bot.migrations"},
+    {"bot.model", "bot.text", "bot.config", "bot.config_path", "bot.logs", "bot", "bot.migrations"},
 ]
 OUTSIDE = {"bot.core": {"mastodon", "sqlalchemy", "sqlmodel", "httpx", "requests", "alembic"}}
 
@@ -132,6 +132,21 @@ def test_the_pure_packages_load_none_of_the_io_libraries() -> None:
         "import bot.model, bot.text\n"
         "io = ('mastodon', 'sqlalchemy', 'sqlmodel', 'httpx', 'requests', 'alembic')\n"
         "print(' '.join(m for m in io if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
+
+
+def test_the_service_entry_loads_no_feed_html_or_migration_library() -> None:
+    """`import bot.service.serve` stays light (issue 15: start-up time and peak memory): httpx and
+    feedparser come with the first feed fetched, BeautifulSoup with the first post read, Alembic with
+    a store that is behind."""
+    probe = (
+        "import sys\n"
+        "import bot.service.serve\n"
+        "heavy = ('httpx', 'feedparser', 'bs4', 'alembic', 'mako')\n"
+        "print(' '.join(m for m in heavy if m in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -17,7 +17,8 @@ __all__ = ["cli", "main"]
 
 def main() -> None:
     try:
-        cli()
+        if not people.who_without_typer(sys.argv[1:]):  # `who` answers without typer's coercion: fast
+            cli()
     except KeyboardInterrupt:
         sys.exit(130)
     finally:

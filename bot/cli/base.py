@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -14,10 +15,9 @@ from bot.logs import add_secret, setup_logging
 # Everything heavier (pydantic, SQLAlchemy, Mastodon.py) is imported by the command that needs it:
 # `frontrow --help` and typos answer at once.
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from bot.config import Settings
     from bot.store import Store
+    from bot.store.quick import QuickReader
 
 LOGGER = logging.getLogger("bot.cli")  # one logger name for every command, as the logs have always said
 
@@ -53,7 +53,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 def config_path() -> Path:
     """--config, else $FRONTROW_CONFIG, else ./config.toml."""
-    from bot.config import resolve_config_path
+    from bot.config_path import resolve_config_path
 
     return resolve_config_path(OPTIONS.config, os.environ)
 
@@ -97,6 +97,52 @@ def store(*, migrate: bool = True, create: bool = False) -> Store:
     except StoreError as exc:
         fail(f"store.url: cannot read the store: {exc}", 1)
     return opened
+
+
+def person_reader() -> tuple[Store | QuickReader, str]:
+    """For `who`: a reader of people's records and our instance's web host (in profile URLs).
+
+    A plain SQLite store at the newest revision is read with sqlite3 from the config's [mastodon]
+    and [store] keys alone, with no validation library and no ORM (`who` ≤ 1.5 × `--help`, see
+    bench/commands.py); anything else, or a config those keys cannot be read from plainly, takes
+    the full path, which validates the whole file and says what is wrong as `store()` always has.
+    """
+    from urllib.parse import urlsplit
+
+    from bot.store.quick import QuickReader
+
+    keys = _plain_keys()
+    if keys is not None:
+        url, base_url, token = keys
+        add_secret(token)
+        folder = Path(os.path.abspath(config_path())).parent
+        reader = QuickReader.open(url, folder, base_url, token)
+        if reader is not None:
+            return reader, urlsplit(base_url).netloc
+    return store(), urlsplit(settings().mastodon.base_url).netloc
+
+
+def _plain_keys() -> tuple[str, str, str] | None:
+    """store.url, mastodon.base_url and the token (FRONTROW_ACCESS_TOKEN first, as bot.config does),
+    read from the TOML without validating the rest; None when anything looks unusual."""
+    import tomllib
+
+    try:
+        data = tomllib.loads(config_path().read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    mastodon, store_section = data.get("mastodon"), data.get("store", {})
+    if not isinstance(mastodon, dict) or not isinstance(store_section, dict):
+        return None
+    base_url = mastodon.get("base_url")
+    token = os.environ.get("FRONTROW_ACCESS_TOKEN", "").strip() or mastodon.get("access_token", "")
+    url = store_section.get("url", "sqlite:///frontrow.db")
+    if not (isinstance(base_url, str) and isinstance(token, str) and isinstance(url, str)):
+        return None
+    base_url = base_url.strip().rstrip("/")
+    if not base_url.startswith(("http://", "https://")):
+        return None
+    return url.strip(), base_url, token.strip()
 
 
 def table(title: str, columns: list[str], rows: list[list[str]]) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Annotated, Any
 
 import typer
 
-from bot.cli.base import cli, fail, settings, store, table
+from bot.cli.base import cli, fail, person_reader, settings, store, table
 
 PERSON_HELP = "name, @name, name@instance, @name@instance or a profile URL"
 THEIR_LABELS = {
@@ -40,13 +41,12 @@ def who(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Everything the store knows of one person."""
-    from bot.store import followers
-
-    db = store()
-    person = db.person(acct, web_host())
+    db, host = person_reader()
+    person = db.person(acct, host)
     if person is None:
         fail(f"{acct}: nobody of that name in the store", 1)
     counts = db.interaction_counts(person.account_id)
+    left = db.departures_of(person.account_id)
     theirs_kinds = ("follow", "follow_request", "mention", "reply", "boost", "favourite")
     ours_kinds = ("reply", "thanks", "boost", "favourite", "follow")
     record: dict[str, Any] = {
@@ -61,7 +61,7 @@ def who(
         "notes": [{"at": at.isoformat(), "text": text} for at, text in db.notes(person.account_id)],
         "drafts": [d.as_json() for d in db.drafts_for(person.account_id)],
         "stopped_at": stopped.isoformat() if (stopped := db.stopped_at(person.account_id)) else None,
-        "left": [d.as_json() for d in followers.departures(db, account_id=person.account_id)],
+        "left": [d.as_json() for d in left],
     }
     if as_json:
         typer.echo(json.dumps(record, ensure_ascii=False, indent=2))
@@ -76,10 +76,49 @@ def who(
     ]
     if stopped is not None:
         lines.append(f"asked us to stop on {stopped:%Y-%m-%d}: never drafted for again")
-    lines += [d.sentence() for d in followers.departures(db, account_id=person.account_id)]
+    lines += [d.sentence() for d in left]
     lines += [f"note ({n['at'][:10]}): {n['text']}" for n in record["notes"]]
     lines += [f"draft #{d['id']} [{d['state']}] {d['rule']}: {d['text']}" for d in record["drafts"]]
     typer.echo("\n".join(lines))
+
+
+def who_without_typer(argv: list[str]) -> bool:
+    """Answer `frontrow [--config PATH] [--log-format FORMAT] who PERSON [--json]` and say True, or say
+    False for any other command line, which typer then parses as usual (help, errors, other commands).
+
+    Called by bot.cli.main before typer: running a command, typer 0.29 coerces every parameter with a
+    pydantic TypeAdapter, ~0.15 s of imports and schema building that `who` (≤ 1.5 × `--help`, see
+    bench/commands.py) cannot afford. Only these plain spellings are taken; the command itself is the
+    same function typer calls, so its output, errors and exit codes are the same.
+    """
+    from bot.cli.base import OPTIONS
+    from bot.logs import setup_logging
+
+    options = {"--config": None, "--log-format": "text"}
+    rest = list(argv)
+    while rest and rest[0] != "who":
+        name, equals, value = rest.pop(0).partition("=")
+        if name not in options:
+            return False
+        if not equals:
+            if not rest:
+                return False
+            value = rest.pop(0)
+        if not value or value.startswith("-"):
+            return False
+        options[name] = value
+    if options["--log-format"] not in ("text", "json"):
+        return False
+    person = [a for a in rest[1:] if a != "--json"]
+    if not rest or len(person) != 1 or person[0].startswith("-") or len(rest) > 3:
+        return False
+    OPTIONS.config = options["--config"]
+    setup_logging(str(options["--log-format"]))
+    try:
+        who(person[0], as_json="--json" in rest)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    return True
 
 
 @cli.command()

@@ -7,8 +7,6 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bs4 import BeautifulSoup
-
 from bot.config import Settings
 from bot.core.shares import SeenPost, share_reason
 from bot.instance import InstanceError
@@ -37,6 +35,8 @@ def seen_post(raw: Mapping[str, Any]) -> SeenPost:
     content = raw.get("content") if isinstance(raw.get("content"), str) else ""
     links = []
     if content:
+        from bs4 import BeautifulSoup  # only when a post is read: `import bot.service.app` stays light
+
         for anchor in BeautifulSoup(content, "html.parser").find_all("a", href=True):
             classes: Any = anchor.get("class") or []
             if "mention" in classes or "hashtag" in classes:

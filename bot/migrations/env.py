@@ -7,7 +7,7 @@ import warnings
 from alembic import context
 from sqlmodel import SQLModel
 
-import bot.store  # noqa: F401  (the tables register themselves on SQLModel.metadata)
+import bot.store.tables  # noqa: F401  (the tables register themselves on SQLModel.metadata)
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -1,31 +1,70 @@
-"""Store: the only package that opens SQL sessions; `Store` joins one part per thing it keeps."""
+"""Store: the only package that opens SQL sessions; `Store` joins one part per thing it keeps.
+
+Its names are imported on first use (PEP 562): `import bot.store.quick` for a one-shot read, or
+`from bot.store import utcnow`, costs no SQLAlchemy import; `from bot.store import Store` loads it all.
+"""
 
 from __future__ import annotations
 
-from bot.store.answers import AnswersPart
-from bot.store.base import NoStore, StoreBase, StoreError, StoreOpenError, token_fingerprint, utcnow
-from bot.store.drafts import DRAFT_STATES, DraftsPart
-from bot.store.events import EventsPart, QuarantinedEvent
-from bot.store.people import PeoplePart
-from bot.store.state import StatePart
-from bot.store.tables import (
-    OWNED_TABLES,
-    AccountRow,
-    DigestItemRow,
-    DigestRow,
-    DmLogRow,
-    DraftMessageRow,
-    DraftRow,
-    EventRow,
-    FeedEntryRow,
-    FeedStateRow,
-    InteractionRow,
-    NoteRow,
-    OurPostRow,
-    PersonRow,
-    StateRow,
-    UTCDateTime,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.store.base import StoreBase
+    from bot.store.drafts import DRAFT_STATES
+    from bot.store.events import QuarantinedEvent
+    from bot.store.plain import NoStore, StoreError, StoreOpenError, token_fingerprint, utcnow
+    from bot.store.store import Store
+    from bot.store.tables import (
+        OWNED_TABLES,
+        AccountRow,
+        DigestItemRow,
+        DigestRow,
+        DmLogRow,
+        DraftMessageRow,
+        DraftRow,
+        EventRow,
+        FeedEntryRow,
+        FeedStateRow,
+        InteractionRow,
+        NoteRow,
+        OurPostRow,
+        PersonRow,
+        StateRow,
+        UTCDateTime,
+    )
+
+# Where each exported name lives (the TYPE_CHECKING imports above say the same to mypy).
+_HOMES = {
+    "Store": "bot.store.store",
+    "DRAFT_STATES": "bot.store.drafts",
+    "QuarantinedEvent": "bot.store.events",
+    "StoreBase": "bot.store.base",
+    **dict.fromkeys(
+        ("NoStore", "StoreError", "StoreOpenError", "token_fingerprint", "utcnow"), "bot.store.plain"
+    ),
+    **dict.fromkeys(
+        (
+            "OWNED_TABLES",
+            "AccountRow",
+            "DigestItemRow",
+            "DigestRow",
+            "DmLogRow",
+            "DraftMessageRow",
+            "DraftRow",
+            "EventRow",
+            "FeedEntryRow",
+            "FeedStateRow",
+            "InteractionRow",
+            "NoteRow",
+            "OurPostRow",
+            "PersonRow",
+            "StateRow",
+            "UTCDateTime",
+        ),
+        "bot.store.tables",
+    ),
+}
 
 __all__ = [
     "DRAFT_STATES",
@@ -47,6 +86,7 @@ __all__ = [
     "QuarantinedEvent",
     "StateRow",
     "Store",
+    "StoreBase",
     "StoreError",
     "StoreOpenError",
     "UTCDateTime",
@@ -55,10 +95,10 @@ __all__ = [
 ]
 
 
-class Store(EventsPart, DraftsPart, PeoplePart, StatePart, AnswersPart, StoreBase):
-    """The store: every read and write of Frontrow's data goes through these methods.
-
-    Events (bot/store/events.py), drafts (drafts.py), people (people.py), small state (state.py) and
-    answers (answers.py) share one engine and one owner (base.py); the ledger and listening queries
-    are functions over a store (ledger.py, listening.py).
-    """
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'bot.store' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # once: later look-ups are plain attribute reads
+    return value

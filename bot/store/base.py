@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
@@ -29,18 +28,11 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session, col, create_engine, select
 
+from bot.store.plain import HEAD, NoStore, StoreError, StoreOpenError, token_fingerprint
 from bot.store.tables import OWNED_TABLES, AccountRow
 
 # Bulk updates in our short sessions: no loaded rows to keep in step, so skip SQLAlchemy's evaluation.
 NO_SYNC = {"synchronize_session": False}
-
-
-class StoreError(Exception):
-    """The store could not be read or written (disk full, read-only, locked, gone): one line, no SQL."""
-
-
-class StoreOpenError(StoreError):
-    """The store cannot be opened at all: a bad `store.url`, a missing driver, a file that is no database."""
 
 
 # What the database says of itself (a full disk, a lock, a lost connection, a damaged file) becomes a
@@ -226,18 +218,6 @@ class StoreBase:
         self.engine.dispose()
 
 
-class NoStore(StoreOpenError):
-    """A command that reads the store found none where `store.url` points (exit 1, not 2)."""
-
-    def __init__(self, where: Path | str) -> None:
-        super().__init__(f"no store at {where}; run `frontrow run` or check `store.url`")
-
-
-# The newest revision, read from the migration files' names (0001_baseline.py...) without loading
-# Alembic: a store already there needs no migration run, and a read-only command only this one read.
-HEAD = max(p.name[:4] for p in (Path(__file__).parents[1] / "migrations" / "versions").glob("[0-9]*_*.py"))
-
-
 def _schema_version(connection: Any) -> str | None:
     """The store's Alembic revision; "" for tables from before migrations; None for no store at all."""
     tables = inspect(connection)
@@ -353,12 +333,3 @@ def _first_line(words: str) -> str:
     """The first line of a message, without SQLAlchemy's "Background on this error" link; 200 at most."""
     line = words.strip().splitlines()[0] if words.strip() else ""
     return line.split(" (Background on this error at:")[0].strip()[:200]
-
-
-def token_fingerprint(base_url: str, token: str) -> str:
-    """A short one-way hash: enough to tell accounts apart, useless as a credential."""
-    return hashlib.sha256(f"{base_url}\n{token}".encode()).hexdigest()[:16]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -12,6 +12,7 @@ from sqlmodel import col, select
 
 from bot.model import Follower
 from bot.store.base import StoreBase
+from bot.store.plain import DepartureRecord
 from bot.store.tables import (
     DepartureRow,
     EventRow,
@@ -34,51 +35,6 @@ class Scan:
     next_max_id: str | None
     pages: int
     requests: int
-
-
-@dataclass(frozen=True)
-class DepartureRecord:
-    """One departure as `who`, `people --left` and the weekly summary show it."""
-
-    account_id: str
-    acct: str
-    display_name: str
-    followed_since: datetime | None
-    after: datetime
-    noticed_at: datetime
-    cause: str  # unfollow | severed
-    last_engaged: datetime | None  # their last mention, reply, boost or favourite
-    last_engaged_kind: str | None
-
-    @property
-    def days_following(self) -> int | None:
-        return (self.noticed_at - self.followed_since).days if self.followed_since else None
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "acct": self.acct,
-            "display_name": self.display_name,
-            "followed_since": self.followed_since.isoformat() if self.followed_since else None,
-            "left_after": self.after.isoformat(),
-            "noticed_at": self.noticed_at.isoformat(),
-            "days_following": self.days_following,
-            "cause": self.cause,
-            "last_engaged": self.last_engaged.isoformat() if self.last_engaged else None,
-            "last_engaged_kind": self.last_engaged_kind,
-        }
-
-    def sentence(self) -> str:
-        """ "stopped following us on 2026-12-02, 12 days after following, last engaged 2026-11-30 (reply)"."""
-        how = "lost us as a follower when their server was cut off" if self.cause == "severed" else None
-        text = how or "stopped following us"
-        text += f" on {self.noticed_at:%Y-%m-%d}"
-        if self.days_following is not None:
-            text += f", {self.days_following} days after following"
-        if self.last_engaged is not None:
-            text += f", last engaged {self.last_engaged:%Y-%m-%d} ({self.last_engaged_kind})"
-        else:
-            text += ", never engaged with us"
-        return text
 
 
 def _scan(row: FollowerScanRow) -> Scan:

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from bot.model import Account, Person, PersonHistory
 from bot.store.base import NO_SYNC, StoreBase
+from bot.store.plain import DepartureRecord
 from bot.store.tables import DraftRow, EventRow, InteractionRow, NoteRow, PersonRow
 
 # A person's word about us, kept beside the interactions but counted in none of them.
@@ -159,6 +160,12 @@ class PeoplePart(StoreBase):
         for direction, kind, count in rows:
             out.setdefault(direction, {})[kind] = count
         return out
+
+    def departures_of(self, account_id: str) -> list[DepartureRecord]:
+        """When this person stopped following us, newest first (as bot/store/quick.py reads it too)."""
+        from bot.store.followers import departures
+
+        return departures(self, account_id=account_id)
 
     def add_note(self, account_id: str, text: str, now: datetime) -> None:
         with self.session() as session:
