@@ -68,9 +68,8 @@ def who(
         or "none yet",
         "left": "".join(f"\n  {d.sentence()}" for d in gone) or "-",
     }
-    typer.echo(
-        "\n".join(f"{key.replace('_', ' ')}: {shown.get(key, cell(value))}" for key, value in record.items())
-    )
+    lines = (f"{key.replace('_', ' ')}: {shown.get(key, cell(value))}" for key, value in record.items())
+    typer.echo("\n".join(line.replace(": \n", ":\n", 1) for line in lines))
 
 
 @cli.command()
