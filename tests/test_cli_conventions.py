@@ -235,3 +235,24 @@ def test_empty_listings_say_so_and_their_json_is_an_empty_list(tmp_path: Path) -
     Store(f"sqlite:///{tmp_path / 'bare' / 'frontrow.db'}").upgrade()
     assert invoke("--config", bare, "answers").stdout.startswith("no answers yet")
     assert json.loads(invoke("--config", bare, "answers", "--json").stdout) == []
+
+
+# --- point 3: `note` takes a person as `who` does ---------------------------------------------------
+
+
+def test_note_takes_every_form_of_a_person(tmp_path: Path) -> None:
+    config = example_config(tmp_path)
+    store = Store(f"sqlite:///{tmp_path / 'frontrow.db'}")
+    store.upgrade()
+    fill(store)
+    store.close()
+    forms = ("fan@example.social", "@fan@example.social", "https://example.social/@fan", "FAN@example.social")
+    for number, form in enumerate(forms, start=1):
+        assert (
+            invoke("--config", config, "note", form, f"note {number}").stdout
+            == "Noted for fan@example.social.\n"
+        )
+    noted = json.loads(invoke("--config", config, "who", "@fan@example.social", "--json").stdout)["notes"]
+    assert [n["text"] for n in noted] == [f"note {n}" for n in range(1, len(forms) + 1)]
+    unknown = invoke("--config", config, "note", "nobody@example.social", "x", ok=False)
+    assert unknown.exit_code == 1 and "nobody of that name" in unknown.stderr
