@@ -2,8 +2,8 @@
 
 `load_settings` reads the TOML file named by `resolve_config_path`, lets `FRONTROW_ACCESS_TOKEN`
 override `mastodon.access_token`, and returns a frozen `Settings`. Anything wrong is raised as
-one `ConfigError` that lists every problem as `section.key: message` (rules as `rules[0].name`),
-so `check-config` can print them all at once without a traceback.
+one `ConfigError` that lists every problem as `section.key: message` (rules counted from 1 and
+named, as `rules[1].on ("thanks")`), so `check-config` can print them all at once without a traceback.
 """
 
 import difflib
@@ -36,11 +36,13 @@ from pydantic_core import ErrorDetails
 from bot.config_path import DEFAULT_CONFIG_PATH as DEFAULT_CONFIG_PATH
 from bot.config_path import ENV_CONFIG as ENV_CONFIG
 from bot.config_path import resolve_config_path as resolve_config_path
+from bot.model import kind_and_word, kind_for
 from bot.text import site_host
 
 EventName = Literal["follow", "mention", "reblog", "favourite", "follow_request", "reply", "share"]
 Visibility = Literal["public", "unlisted", "private", "direct"]
 EVENTS: tuple[str, ...] = get_args(EventName)
+EVENT_CHOICES = ", ".join(kind_and_word(kind) for kind in EVENTS)  # "…, reblog (boost), …"
 VISIBILITIES: tuple[str, ...] = get_args(Visibility)  # widest first
 TEMPLATE_FIELDS = ("name", "username", "acct")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -63,13 +65,35 @@ class ConfigError(Exception):
         super().__init__("\n".join(self.errors))
 
 
-def _show(value: Any) -> str:
-    """A value as the user wrote it in TOML (strings quoted, booleans lower-case)."""
+def as_written(value: Any) -> str:
+    """A value as it is written in the config's TOML: `"text"`, `true`, `180d`, `["?"]`, `09:00`.
+
+    Error messages, `check-config` and every command that shows a config value use it, so what the user
+    reads is what they can paste back into the file."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(as_written(item) for item in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{key} = {as_written(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, BaseModel):
+        return as_written(value.model_dump())
     return repr(value)
+
+
+def format_duration(value: timedelta) -> str:
+    """A duration the way the config writes it (the inverse of `parse_duration`): 180d, 2h, 90s."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 # --- value parsers (raise ValueError with the message the user sees) -------------------------
@@ -79,11 +103,11 @@ def parse_duration(text: str) -> timedelta:
     """`30s`, `10m`, `2h` or `3d` (also `0s`) as a timedelta."""
     match = _DURATION_RE.fullmatch(text.strip()) if isinstance(text, str) else None
     if match is None:
-        raise ValueError(f"{_show(text)} is not a duration (use 30s, 10m, 2h or 3d)")
+        raise ValueError(f"{as_written(text)} is not a duration (use 30s, 10m, 2h or 3d)")
     try:
         return timedelta(**{_DURATION_UNITS[match[2]]: int(match[1])})
     except OverflowError:
-        raise ValueError(f"{_show(text)} is too long a duration") from None
+        raise ValueError(f"{as_written(text)} is too long a duration") from None
 
 
 def _duration(value: Any) -> Any:
@@ -93,7 +117,7 @@ def _duration(value: Any) -> Any:
 def _count(value: Any) -> Any:
     # bool is an int subclass in Python: `max_posts_per_hour = true` must not mean 1.
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{_show(value)} is not a whole number (write e.g. 12, without quotes)")
+        raise ValueError(f"{as_written(value)} is not a whole number (write e.g. 12, without quotes)")
     if value < 0:
         raise ValueError(f"{value} is negative (use 0 or more)")
     return value
@@ -101,7 +125,7 @@ def _count(value: Any) -> Any:
 
 def _flag(value: Any) -> Any:
     if not isinstance(value, bool):
-        raise ValueError(f"{_show(value)} is not true or false")
+        raise ValueError(f"{as_written(value)} is not true or false")
     return value
 
 
@@ -111,19 +135,21 @@ def _optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 def _text(value: Any, what: str) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"{_show(value)} is not text; write {what} in quotes")
+        raise ValueError(f"{as_written(value)} is not text; write {what} in quotes")
     return value
 
 
 def _event(value: Any) -> Any:
-    if not isinstance(value, str) or value not in EVENTS:
-        raise ValueError(f"{_show(value)} is not an event ({', '.join(EVENTS)})")
-    return value
+    # The config may say "boost" as people do; a rule keeps Mastodon's kind ("reblog").
+    kind = kind_for(value) if isinstance(value, str) else value
+    if kind not in EVENTS:
+        raise ValueError(f"{as_written(value)} is not an event ({EVENT_CHOICES})")
+    return kind
 
 
 def _visibility(value: Any) -> Any:
     if not isinstance(value, str) or value not in VISIBILITIES:
-        raise ValueError(f"{_show(value)} is not a visibility ({', '.join(VISIBILITIES)})")
+        raise ValueError(f"{as_written(value)} is not a visibility ({', '.join(VISIBILITIES)})")
     return value
 
 
@@ -134,14 +160,16 @@ def _template(value: Any) -> str:
     try:
         fields = [field for _, field, _, _ in _FORMATTER.parse(text) if field is not None]
     except ValueError as exc:
-        raise ValueError(f"{_show(text)} has a brace error ({exc}); write {{{{ or }}}} for a brace") from None
+        raise ValueError(
+            f"{as_written(text)} has a brace error ({exc}); write {{{{ or }}}} for a brace"
+        ) from None
     for field in fields:
         if field not in TEMPLATE_FIELDS:
             raise ValueError(f"{{{field}}} is not a template field (use {{name}}, {{username}} or {{acct}})")
     try:  # format specs and conversions ({name:d}, {name!x}) only fail when filled in
         text.format(**dict.fromkeys(TEMPLATE_FIELDS, "x"))
     except (ValueError, KeyError, IndexError, AttributeError) as exc:
-        raise ValueError(f"{_show(text)} cannot be filled in ({exc})") from None
+        raise ValueError(f"{as_written(text)} cannot be filled in ({exc})") from None
     return text
 
 
@@ -155,7 +183,7 @@ def _phrase(value: Any) -> str:
 def _consent_tag(value: Any) -> str:
     text = _text(value, "the hashtag").strip()
     if not re.fullmatch(r"#\w+", text):
-        raise ValueError(f'{_show(value)} is not a hashtag (write it with its #, e.g. "#nobot")')
+        raise ValueError(f'{as_written(value)} is not a hashtag (write it with its #, e.g. "#nobot")')
     return text
 
 
@@ -285,14 +313,14 @@ def _regex(value: Any) -> Any:
     try:  # on the engine the rules run it on, so what it cannot take is refused here
         compile_regex(text)
     except ValueError as exc:
-        raise ValueError(f"{_show(text)} {exc}") from None
+        raise ValueError(f"{as_written(text)} {exc}") from None
     return text
 
 
 def _acct(value: Any) -> str:
     text = _text(value, "the account").strip().removeprefix("@")
     if not _ACCT_RE.fullmatch(text):
-        raise ValueError(f"{_show(value)} is not an account (write alice or alice@mastodon.example)")
+        raise ValueError(f"{as_written(value)} is not an account (write alice or alice@mastodon.example)")
     return text
 
 
@@ -301,7 +329,7 @@ def _clock(value: Any) -> Any:
         return value
     match = _CLOCK_RE.fullmatch(value.strip()) if isinstance(value, str) else None
     if match is None:
-        raise ValueError(f"{_show(value)} is not a time of day (write HH:MM, e.g. 09:00)")
+        raise ValueError(f"{as_written(value)} is not a time of day (write HH:MM, e.g. 09:00)")
     return time(int(match[1]), int(match[2]))
 
 
@@ -310,7 +338,7 @@ def _weekday(value: Any) -> str:
     if day in _WEEKDAY_NAMES:
         day = day[:3]
     if day not in WEEKDAYS:
-        raise ValueError(f"{_show(value)} is not a day of the week ({', '.join(WEEKDAYS)})")
+        raise ValueError(f"{as_written(value)} is not a day of the week ({', '.join(WEEKDAYS)})")
     return day
 
 
@@ -320,7 +348,7 @@ def _source(value: Any) -> str:
         return "home"
     if text[:5].lower() == "list:" and text[5:].strip():
         return "list:" + text[5:].strip()
-    raise ValueError(f'{_show(value)} is not a source (use "home" or "list:<name>")')
+    raise ValueError(f'{as_written(value)} is not a source (use "home" or "list:<name>")')
 
 
 def _site(value: Any) -> str:
@@ -328,7 +356,7 @@ def _site(value: Any) -> str:
     host = site_host(text)
     if host is None or "." not in host:
         raise ValueError(
-            f'{_show(value)} is not a site (write its host name, e.g. "riverside-books.example")'
+            f'{as_written(value)} is not a site (write its host name, e.g. "riverside-books.example")'
         )
     return host
 
@@ -336,7 +364,7 @@ def _site(value: Any) -> str:
 def _hashtag(value: Any) -> str:
     tag = _text(value, "the hashtag").strip().removeprefix("#")
     if not tag or not all(c.isalnum() or c == "_" for c in tag):
-        raise ValueError(f'{_show(value)} is not a hashtag (write it without spaces, e.g. "bookstodon")')
+        raise ValueError(f'{as_written(value)} is not a hashtag (write it without spaces, e.g. "bookstodon")')
     return tag
 
 
@@ -425,7 +453,7 @@ class Approver(_Frozen):
             return {"acct": data}
         if not isinstance(data, Mapping | Approver):
             raise ValueError(
-                f'{_show(data)} is not an approver (write "alice" or {{acct = "alice", sign = "^A"}})'
+                f'{as_written(data)} is not an approver (write "alice" or {{acct = "alice", sign = "^A"}})'
             )
         return data
 
@@ -498,13 +526,15 @@ def _quiet_hours(value: Any) -> Any:
     start, sep, end = text.partition("-")
     start_match, end_match = _CLOCK_RE.fullmatch(start.strip()), _CLOCK_RE.fullmatch(end.strip())
     if not sep or start_match is None or end_match is None:
-        raise ValueError(f'{_show(value)} is not quiet hours (write HH:MM-HH:MM, e.g. "22:00-07:00", or "")')
+        raise ValueError(
+            f'{as_written(value)} is not quiet hours (write HH:MM-HH:MM, e.g. "22:00-07:00", or "")'
+        )
     hours = QuietHours(
         start=time(int(start_match[1]), int(start_match[2])),
         end=time(int(end_match[1]), int(end_match[2])),
     )
     if hours.start == hours.end:
-        raise ValueError(f'{_show(value)} starts and ends at the same time (use "" for no quiet hours)')
+        raise ValueError(f'{as_written(value)} starts and ends at the same time (use "" for no quiet hours)')
     return hours
 
 
@@ -524,7 +554,7 @@ class LimitSettings(_Frozen):
             _zone(value)
         except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ValueError(
-                f"{_show(value)} is not a time zone (use a name like UTC or Europe/Berlin)"
+                f"{as_written(value)} is not a time zone (use a name like UTC or Europe/Berlin)"
             ) from None
         return value
 
@@ -588,7 +618,7 @@ class Rule(_Frozen):
     @classmethod
     def _answer_source(cls, value: Any) -> Any:
         if value is not None and value != "knowledge":
-            raise ValueError(f'{_show(value)} is not an answer source (use "knowledge")')
+            raise ValueError(f'{as_written(value)} is not an answer source (use "knowledge")')
         return value
 
     @model_validator(mode="after")
@@ -625,7 +655,7 @@ class Rule(_Frozen):
 
 def _score(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{_show(value)} is not a number (write e.g. 0.5, without quotes)")
+        raise ValueError(f"{as_written(value)} is not a number (write e.g. 0.5, without quotes)")
     if not 0 < value <= 10:
         raise ValueError(f"{value} is out of range (use a number above 0, e.g. 0.5; 1 is every word)")
     return float(value)
@@ -703,7 +733,7 @@ class Settings(_Frozen):
 
 # --- errors ------------------------------------------------------------------------------------
 
-# Keyed by the location without indices (rules[1].on -> "rules.on").
+# Keyed by the location without indices (rules[2].on -> "rules.on").
 _MISSING_HINTS = {
     "mastodon": "missing section [mastodon]",
     "approval": "missing section [approval]",
@@ -711,7 +741,7 @@ _MISSING_HINTS = {
     "approval.approvers": 'missing (who may approve drafts, e.g. approvers = ["alice"])',
     "approval.approvers.acct": 'missing (the approver\'s account, e.g. acct = "alice")',
     "rules.name": "missing (every rule needs a name; it is shown in drafts and stats)",
-    "rules.on": f"missing (the event it answers: {', '.join(EVENTS)})",
+    "rules.on": f"missing (the event it answers: {EVENT_CHOICES})",
     "rules.templates": 'missing (e.g. templates = ["Thanks for the follow, {name}!"])',
     "answers.entries.name": "missing (every entry needs a name; it is shown in draft DMs)",
     "answers.entries.questions": 'missing (the ways people ask it, e.g. questions = ["do you ship abroad?"])',
@@ -755,14 +785,27 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
-def _where(loc: tuple[int | str, ...]) -> str:
-    """("rules", 1, "cooldown") -> "rules[1].cooldown"; the empty location is the file itself."""
-    where = ""
+def _where(loc: tuple[int | str, ...], data: Any = None) -> str:
+    """("rules", 1, "cooldown") -> 'rules[2].cooldown ("answer-questions")'; the empty location is the file.
+
+    Lists count from 1, as `check-config`'s table numbers the rules, and an item of `data` (the raw
+    config) that has a name (a rule, an answer entry) is named too, so the user finds it by either."""
+    where, name, node = "", None, data
     for part in loc:
         if isinstance(part, int):
-            where += f"[{part}]"
+            where += f"[{part + 1}]"
+            node = node[part] if isinstance(node, list | tuple) and 0 <= part < len(node) else None
+            named = node.get("name") if isinstance(node, Mapping) else None
+            if isinstance(named, str) and named.strip():
+                name = named.strip()
         else:
             where += f".{part}" if where else part
+            if isinstance(node, Mapping):
+                node = node.get(part)
+            elif not (isinstance(node, list) and part == "entries"):  # [[answers]] is the entries
+                node = None
+    if name is not None and loc[-1] != "name":
+        where += f" ({as_written(name)})"
     return where or "config"
 
 
@@ -781,7 +824,7 @@ def _unknown_key(loc: tuple[int | str, ...]) -> str:
 def _message(error: ErrorDetails) -> str:
     loc, kind, value = error["loc"], error["type"], error.get("input")
     key = str(next((part for part in reversed(loc) if isinstance(part, str)), "value"))
-    show = _kind if _secret(loc) else _show
+    show = _kind if _secret(loc) else as_written
     if kind == "value_error":
         return str(error.get("ctx", {}).get("error", error["msg"]))
     if kind == "extra_forbidden":
@@ -801,9 +844,9 @@ def _message(error: ErrorDetails) -> str:
     return error["msg"]
 
 
-def _error_lines(exc: ValidationError) -> list[str]:
+def _error_lines(exc: ValidationError, data: Mapping[str, Any]) -> list[str]:
     """A pydantic ValidationError as `section.key: message` lines, in pydantic's order."""
-    return [f"{_where(error['loc'])}: {_message(error)}" for error in exc.errors(include_url=False)]
+    return [f"{_where(error['loc'], data)}: {_message(error)}" for error in exc.errors(include_url=False)]
 
 
 def _duplicate_rule_names(rules: Any) -> list[str]:
@@ -818,7 +861,8 @@ def _duplicate_rule_names(rules: Any) -> list[str]:
             continue  # a missing or empty name is reported by the Rule model
         name = name.strip()
         if name in first_use:
-            errors.append(f'rules[{index}].name: "{name}" is already used by rules[{first_use[name]}]')
+            first = first_use[name] + 1  # counted from 1, as every rule error is
+            errors.append(f'rules[{index + 1}].name: "{name}" is already used by rules[{first}]')
         else:
             first_use[name] = index
     return errors
@@ -834,7 +878,7 @@ def settings_from_dict(data: Mapping[str, Any], env: Mapping[str, str] | None = 
     so tests and the demo never pick up a real token by accident.
     """
     if not isinstance(data, Mapping):
-        raise ConfigError([f"config: must be a table of sections, not {_show(data)}"])
+        raise ConfigError([f"config: must be a table of sections, not {as_written(data)}"])
     # An empty FRONTROW_ACCESS_TOKEN (e.g. a blank compose variable) does not wipe the file's token.
     token = (env or {}).get(ENV_TOKEN, "").strip()
     if token and isinstance(data.get("mastodon", {}), Mapping):
@@ -845,7 +889,7 @@ def settings_from_dict(data: Mapping[str, Any], env: Mapping[str, str] | None = 
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        errors = _error_lines(exc)
+        errors = _error_lines(exc, data)
         if isinstance(data.get("answers"), list):  # written as [[answers]]: say it as the user wrote it
             errors = [re.sub(r"^answers\.entries(?=[\[:])", "answers", e) for e in errors]
     errors += _duplicate_rule_names(data.get("rules"))

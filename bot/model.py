@@ -161,6 +161,28 @@ EVENT_TYPES: dict[str, type[Event]] = {
 }
 
 
+# One vocabulary, mapped here only: Mastodon and the config's `[[rules]] on` say "reblog"; people, the
+# ledger, `who`, `stats` and the DM commands say "boost". Every other kind is the same word both ways.
+EVENT_WORDS: dict[str, str] = {Reblog.kind: "boost"}
+_KINDS_OF_WORDS: dict[str, str] = {word: kind for kind, word in EVENT_WORDS.items()}
+
+
+def word_for(kind: str) -> str:
+    """The word people use for an event kind: "reblog" -> "boost" (the ledger's kind)."""
+    return EVENT_WORDS.get(kind, kind)
+
+
+def kind_for(word: str) -> str:
+    """The event kind for a word people use: "boost" -> "reblog"; a kind is itself."""
+    return _KINDS_OF_WORDS.get(word, word)
+
+
+def kind_and_word(kind: str) -> str:
+    """A kind with its word when they differ, for help and tables: "reblog (boost)"."""
+    word = word_for(kind)
+    return kind if word == kind else f"{kind} ({word})"
+
+
 def event_to_json(event: Event) -> str:
     """Serialise an event for the store (the kind travels with it)."""
     data = dataclasses.asdict(event)
@@ -300,9 +322,9 @@ class Draft:
             "state": self.state,
             "rule": self.rule,
             "acct": self.acct,
-            "in_reply_to_id": self.in_reply_to_id,
             "text": self.text,
             "created_at": self.created_at.isoformat(),
+            "in_reply_to_id": self.in_reply_to_id,
             "status_id": self.status_id,
         }
 

@@ -198,15 +198,15 @@ def test_config_takes_answers_as_a_list_or_a_table_with_min_score() -> None:
         (
             [{"name": "x", "questions": ["a?"], "text": "{nom}"}],
             {},
-            "answers[0].text: {nom} is not a template",
+            'answers[1].text ("x"): {nom} is not a template',
         ),
-        ([{"name": "x", "text": "t"}], {}, "answers[0].questions: missing"),
+        ([{"name": "x", "text": "t"}], {}, 'answers[1].questions ("x"): missing'),
         ({"min_score": "high"}, {}, 'answers.min_score: "high" is not a number'),
         ({"min_score": 0}, {}, "answers.min_score: 0 is out of range"),
         ({"min_score": 0.5, "typo": 1}, {}, "answers.typo: unknown key"),
         ([{"name": "x", "questions": ["a"], "text": "t"}] * 2, {}, 'answers: "x" is the name of two'),
-        ([], {"answer_from": "wiki"}, 'rules[0].answer_from: "wiki" is not an answer source'),
-        ([], {"answer_from": "knowledge", "on": "follow"}, "rules[0]: answer_from needs a question"),
+        ([], {"answer_from": "wiki"}, 'rules[1].answer_from ("answer"): "wiki" is not an answer source'),
+        ([], {"answer_from": "knowledge", "on": "follow"}, 'rules[1] ("answer"): answer_from needs'),
     ],
 )
 def test_config_errors_name_the_key(answers_section: Any, rule: dict[str, Any], error: str) -> None:

@@ -172,40 +172,40 @@ BROKEN = [
     # (data, key the message must name, words of the message)
     (broken("mastodon.typo", 1), "mastodon.typo", "unknown key"),
     (broken("approval.aprovers", ["x"]), "approval.aprovers", 'did you mean "approvers"'),
-    (broken("rules.0.cooldwn", "1d"), "rules[0].cooldwn", "unknown key"),
+    (broken("rules.0.cooldwn", "1d"), "rules[1].cooldwn", "unknown key"),
     (broken("limit", {"max_posts_per_hour": 1}), "limit:", "unknown section"),
-    (broken("rules.1.on", "folow"), "rules[1].on", '"folow" is not an event (follow, mention'),
-    (broken("rules.1.cooldown", "3 dayz"), "rules[1].cooldown", "is not a duration (use 30s, 10m, 2h or 3d)"),
+    (broken("rules.1.on", "folow"), "rules[2].on", '"folow" is not an event (follow, mention'),
+    (broken("rules.1.cooldown", "3 dayz"), "rules[2].cooldown", "is not a duration (use 30s, 10m, 2h or 3d)"),
     (broken("approval.expire_after", 3), "approval.expire_after", "is not a duration"),
     (broken("approval.batch_window", "2 min"), "approval.batch_window", "is not a duration"),
     (broken("listener.poll_interval", "1 minute"), "listener.poll_interval", "is not a duration"),
     (broken("listener.poll_interval", "0s"), "listener.poll_interval", "longer than 0s"),
     (broken("listener.max_event_age", "2days"), "listener.max_event_age", "is not a duration"),
     (broken("limits.spike_window", "1hr"), "limits.spike_window", "is not a duration"),
-    (broken("rules.0.templates", []), "rules[0].templates", "at least one template"),
-    (broken("rules.0.templates", "x"), "rules[0].templates", "must be a list"),
-    (broken("rules.0.templates", [""]), "rules[0].templates[0]", "empty"),
-    (broken("rules.0.templates", ["ok {name}", "hi {nmae}"]), "rules[0].templates[1]", "{nmae}"),
-    (broken("rules.0.templates", ["hi {name"]), "rules[0].templates[0]", "brace"),
-    (broken("rules.0.templates", ["hi {0}"]), "rules[0].templates[0]", "not a template field"),
-    (broken("rules.0.regex", "(unclosed"), "rules[0].regex", "not a valid regular expression"),
-    (broken("rules.1.regex", "how (?=do)"), "rules[1].regex", "uses a look-ahead, which Frontrow's"),
-    (broken("rules.1.regex", r"(a)\1"), "rules[1].regex", "uses a backreference"),
-    (broken("rules.1.regex", 5), "rules[1].regex", "write the regular expression in quotes"),
-    (broken("rules.0.visibility", "followers"), "rules[0].visibility", "is not a visibility"),
+    (broken("rules.0.templates", []), "rules[1].templates", "at least one template"),
+    (broken("rules.0.templates", "x"), "rules[1].templates", "must be a list"),
+    (broken("rules.0.templates", [""]), "rules[1].templates[1]", "empty"),
+    (broken("rules.0.templates", ["ok {name}", "hi {nmae}"]), "rules[1].templates[2]", "{nmae}"),
+    (broken("rules.0.templates", ["hi {name"]), "rules[1].templates[1]", "brace"),
+    (broken("rules.0.templates", ["hi {0}"]), "rules[1].templates[1]", "not a template field"),
+    (broken("rules.0.regex", "(unclosed"), "rules[1].regex", "not a valid regular expression"),
+    (broken("rules.1.regex", "how (?=do)"), "rules[2].regex", "uses a look-ahead, which Frontrow's"),
+    (broken("rules.1.regex", r"(a)\1"), "rules[2].regex", "uses a backreference"),
+    (broken("rules.1.regex", 5), "rules[2].regex", "write the regular expression in quotes"),
+    (broken("rules.0.visibility", "followers"), "rules[1].visibility", "is not a visibility"),
     (
         broken("rules.0.visibility_in", ["public", "everyone"]),
-        "rules[0].visibility_in[1]",
+        "rules[1].visibility_in[2]",
         "not a visibility",
     ),
     (broken("mastodon.base_url", ...), "mastodon.base_url", "missing (the bot account's home instance"),
     (broken("mastodon", ...), "mastodon.base_url", "missing"),
     (broken("mastodon.base_url", "mastodon.example"), "mastodon.base_url", "http(s) URL"),
     (broken("approval.approvers", []), "approval.approvers", "at least one approver is needed"),
-    (broken("approval.approvers", [5]), "approval.approvers[0]", "not an approver"),
-    (broken("approval.approvers", ["a b"]), "approval.approvers[0]", "not an account"),
-    (broken("rules.1.name", "thanks"), "rules[1].name", '"thanks" is already used by rules[0]'),
-    (broken("rules.1.name", ...), "rules[1].name", "missing"),
+    (broken("approval.approvers", [5]), "approval.approvers[1]", "not an approver"),
+    (broken("approval.approvers", ["a b"]), "approval.approvers[1]", "not an account"),
+    (broken("rules.1.name", "thanks"), "rules[2].name", '"thanks" is already used by rules[1]'),
+    (broken("rules.1.name", ...), "rules[2].name", "missing"),
     (broken("limits.quiet_hours", "22-7"), "limits.quiet_hours", "HH:MM-HH:MM"),
     (broken("limits.quiet_hours", "22:00-22:00"), "limits.quiet_hours", "same time"),
     (broken("limits.timezone", "Mars/Olympus"), "limits.timezone", "not a time zone"),
@@ -215,17 +215,17 @@ BROKEN = [
     (broken("limits.spike_threshold", True), "limits.spike_threshold", "whole number"),
     (broken("etiquette.max_replies_per_thread", -3), "etiquette.max_replies_per_thread", "negative"),
     (broken("listen.max_items", False), "listen.max_items", "whole number"),
-    (broken("rules.0.min_followers", -1), "rules[0].min_followers", "negative"),
-    (broken("rules.0.max_followers", "many"), "rules[0].max_followers", "whole number"),
-    (broken("rules.0.priority", True), "rules[0].priority", "whole number"),
+    (broken("rules.0.min_followers", -1), "rules[1].min_followers", "negative"),
+    (broken("rules.0.max_followers", "many"), "rules[1].max_followers", "whole number"),
+    (broken("rules.0.priority", True), "rules[1].priority", "whole number"),
     (broken("etiquette.skip_bots", "yes"), "etiquette.skip_bots", "true or false"),
-    (broken("rules.0.first_contact", 1), "rules[0].first_contact", "true or false"),
+    (broken("rules.0.first_contact", 1), "rules[1].first_contact", "true or false"),
     (broken("listen.digest_at", "9am"), "listen.digest_at", "HH:MM"),
     (broken("listen.weekly_on", "someday"), "listen.weekly_on", "mon, tue"),
-    (broken("listen.sources", ["home", "timeline"]), "listen.sources[1]", "list:<name>"),
+    (broken("listen.sources", ["home", "timeline"]), "listen.sources[2]", "list:<name>"),
     (broken("listen.sources", "home"), "listen.sources", "must be a list"),
-    (broken("rules.0.contains_any", "?"), "rules[0].contains_any", "must be a list"),
-    (broken("rules.0.contains_none", [""]), "rules[0].contains_none[0]", "empty"),
+    (broken("rules.0.contains_any", "?"), "rules[1].contains_any", "must be a list"),
+    (broken("rules.0.contains_none", [""]), "rules[1].contains_none[1]", "empty"),
     (broken("store.url", "not a url"), "store.url", "not a database URL"),
     (broken("rules", {"name": "x"}), "rules:", "[[rules]]"),
     (broken("mastodon.access_token", 12345), "mastodon.access_token", "text in quotes"),
@@ -268,8 +268,9 @@ UNSUPPORTED_REGEXES = [
 
 @pytest.mark.parametrize(("pattern", "why"), UNSUPPORTED_REGEXES)
 def test_a_regex_the_linear_time_matcher_cannot_take_is_one_clear_error(pattern: str, why: str) -> None:
-    # rules[N] counts the [[rules]] tables in file order from 0, as every rule error does.
-    assert errors_of(broken("rules.1.regex", pattern)) == [f"rules[1].regex: {json.dumps(pattern)} {why}"]
+    # rules[N] counts the [[rules]] tables in file order from 1, as every rule error does, and names it.
+    expected = f'rules[2].regex ("questions"): {json.dumps(pattern)} {why}'
+    assert errors_of(broken("rules.1.regex", pattern)) == [expected]
 
 
 @pytest.mark.parametrize(
@@ -308,7 +309,7 @@ def test_check_config_names_an_unsupported_regex_in_one_line(tmp_path: Path) -> 
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
         f"{path}: the config has 1 error(s):",
-        f'  rules[1].regex: "how (?=do)" uses a look-ahead, {NOT_LINEAR}',
+        f'  rules[2].regex ("answer-questions"): "how (?=do)" uses a look-ahead, {NOT_LINEAR}',
     ]
 
 
@@ -325,13 +326,13 @@ def test_all_errors_are_reported_together() -> None:
     errors = errors_of(data)
     expected = [
         "approval.typo: unknown key (a typo must not silently disable a setting)",
-        'rules[1].cooldown: "3 dayz" is not a duration (use 30s, 10m, 2h or 3d)',
-        'rules[0].on: "folow" is not an event '
-        "(follow, mention, reblog, favourite, follow_request, reply, share)",
-        'rules[2].name: "thanks" is already used by rules[0]',
+        'rules[2].cooldown ("questions"): "3 dayz" is not a duration (use 30s, 10m, 2h or 3d)',
+        'rules[1].on ("thanks"): "folow" is not an event '
+        "(follow, mention, reblog (boost), favourite, follow_request, reply, share)",
+        'rules[3].name: "thanks" is already used by rules[1]',
         "limits.timezone:",
         "limits.max_posts_per_hour:",
-        "rules[2].templates[0]:",
+        'rules[3].templates[1] ("thanks"):',
     ]
     for line in expected:
         assert any(error.startswith(line) for error in errors), (line, errors)
@@ -375,7 +376,7 @@ def test_file_errors_are_reported_together(tmp_path: Path) -> None:
         load_settings(path, env={})
     assert caught.value.errors == [
         "approval.approvers: at least one approver is needed",
-        'rules[0].templates: must be a list (e.g. templates = ["..."]), not "hi"',
+        'rules[1].templates ("a"): must be a list (e.g. templates = ["..."]), not "hi"',
     ]
 
 

@@ -57,7 +57,16 @@ def test_follower_engagement_in_who_and_people_owed(community: Community) -> Non
 
     owed = json.loads(run_cli("--config", config, "people", "--owed", "--json").stdout)
     assert [p["acct"] for p in owed] == ["fan"]  # "once" engaged only once: not owed yet
-    assert owed[0] == {"acct": "fan", "score": 10.0, "theirs_total": 5, "ours_total": 0}
+    assert owed[0] == {
+        "rank": 1,
+        "display_name": "Fan",
+        "acct": "fan",
+        "score": 10.0,
+        "theirs_total": 5,
+        "ours_total": 0,
+        "followers_count": owed[0]["followers_count"],
+        "follows_us": True,
+    }
 
     everyone = json.loads(run_cli("--config", config, "people", "--json").stdout)
     assert [p["acct"] for p in everyone] == ["fan", "once"]

@@ -61,7 +61,7 @@ def test_hot_reload_takes_a_good_config_and_refuses_a_broken_one(community: Comm
         wait_for(lambda: len(app.store.drafts()) == 3, what="the third draft")
         assert app.store.drafts()[2].text == "Welcome aboard, Three! Glad you're here."
         refusal = next(dm for dm in dms_to(community.approver, community.bot) if "refused" in dm)
-        assert "rules[0].cooldown" in refusal
+        assert "rules[1].cooldown" in refusal
     finally:
         app.stopping.set()
         thread.join(timeout=10)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
 
-from bot.cli.base import cli, fail, settings, store, table
+from bot.cli.base import cli, fail, listing, settings, store
 
 answers_cli = typer.Typer(help="What Frontrow can answer: list (the default), test, learn, forget.")
 cli.add_typer(answers_cli, name="answers")
@@ -44,23 +43,12 @@ def answers_list(
         }
         for a in store().stored_answers()
     ]
-    if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-        return
-    table(
+    listing(
         f"answers (min_score {loaded.answers.min_score})",
-        ["id", "kind", "lang", "questions", "text", "answered"],
-        [
-            [
-                str(r["id"]),
-                str(r["kind"]),
-                str(r["language"] or "?"),
-                " | ".join(r["questions"]),
-                str(r["text"]),
-                _answered(r["answered"]),
-            ]
-            for r in rows
-        ],
+        rows,
+        as_json=as_json,
+        empty="no answers yet: add [[answers.entries]] to the config, or `frontrow answers learn ID`",
+        show={"language": lambda lang: lang or "?", "questions": " | ".join, "answered": _answered},
     )
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -156,6 +158,58 @@ def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     for row in rows:
         shown.add_row(*map(escape, row))  # people's text is never rich markup
     console().print(shown)
+
+
+def listing(
+    title: str,
+    records: list[dict[str, Any]],
+    *,
+    as_json: bool,
+    empty: str,
+    show: Mapping[str, Callable[[Any], str]] | None = None,
+) -> None:
+    """Every listing command's output: `--json` prints the records (`[]` when there are none); else a
+    table whose columns are the records' keys, in order, `_` written as a space (so the table and the
+    JSON always carry the same fields), or `empty` ("nobody yet", "no drafts yet") when there is none.
+    `show` formats a key's cells (dates, ratios); other values go through `cell`."""
+    if as_json:
+        typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
+        return
+    if not records:
+        typer.echo(empty)
+        return
+    keys = list(records[0])
+    shown = show or {}
+    table(
+        title,
+        [key.replace("_", " ") for key in keys],
+        [[shown.get(key, cell)(record[key]) for key in keys] for record in records],
+    )
+
+
+def cell(value: Any) -> str:
+    """A JSON value as a table cell: nothing for null, yes/no, lists one a line."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list | tuple):
+        return "\n".join(map(cell, value))
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {cell(item)}" for key, item in value.items())
+    return str(value)
+
+
+def minute(value: str | None) -> str:
+    """An ISO time (as the JSON has it) to the minute: 2026-05-01 09:30."""
+    return value[:16].replace("T", " ") if value else ""
+
+
+def day(value: str | None) -> str:
+    """An ISO time (as the JSON has it) to the day: 2026-05-01."""
+    return value[:10] if value else ""
 
 
 def _show_version(wanted: bool) -> None:

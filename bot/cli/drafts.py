@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 
-from bot.cli.base import cli, fail, store, table
+from bot.cli.base import cli, fail, listing, minute, store
 
 
 @cli.command()
@@ -23,30 +22,25 @@ def drafts(
         bool, typer.Option("--long", help="with what each person wrote, its link and who they are to us")
     ] = False,
 ) -> None:
-    """The drafts, newest last."""
+    """The drafts, newest last (--json: the same fields as the table's columns; --long adds they_wrote and
+    who_they_are to both)."""
     from bot.store import DRAFT_STATES, utcnow
 
     if state is not None and state not in DRAFT_STATES:
         fail(f"--state: {state!r} is not one of {', '.join(DRAFT_STATES)}")
     db = store()
     rows = db.drafts(state)
-    if as_json:
-        typer.echo(json.dumps([d.as_json() for d in rows], ensure_ascii=False, indent=2))
-        return
-    columns = ["id", "state", "rule", "acct", "text", "created"]
-    cells = [
-        [str(d.id), d.state, d.rule, d.acct, d.text, d.created_at.strftime("%Y-%m-%d %H:%M")] for d in rows
-    ]
+    records = [d.as_json() for d in rows]
     if long:
         from bot.service.context import draft_context
 
         now = utcnow()
-        contexts = [draft_context(db, d, now) for d in rows]
-        columns += ["they wrote", "who they are"]
-        for row, context in zip(cells, contexts, strict=True):
-            wrote = f"{context.quote}\n{context.link}".strip() if context else ""
-            row += [wrote, context.who if context else ""]
-    table("drafts", columns, cells)
+        for record, draft in zip(records, rows, strict=True):
+            context = draft_context(db, draft, now)
+            record["they_wrote"] = f"{context.quote}\n{context.link}".strip() if context else ""
+            record["who_they_are"] = context.who if context else ""
+    empty = f"no {state} drafts yet" if state else "no drafts yet"
+    listing("drafts", records, as_json=as_json, empty=empty, show={"created_at": minute})
 
 
 @cli.command()

@@ -8,24 +8,12 @@ from typing import Annotated, Any
 
 import typer
 
-from bot.cli.base import cli, fail, person_reader, settings, store, table
+from bot.cli.base import cell, cli, day, fail, listing, minute, person_reader, settings, store, table
 
 PERSON_HELP = "name, @name, name@instance, @name@instance or a profile URL"
-THEIR_LABELS = {
-    "follow": "follows",
-    "follow_request": "follow requests",
-    "mention": "mentions",
-    "reply": "replies",
-    "boost": "boosts",
-    "favourite": "favourites",
-}
-OUR_LABELS = {
-    "reply": "replies",
-    "thanks": "thanks",
-    "boost": "boosts",
-    "favourite": "favourites",
-    "follow": "follows",
-}
+# The kinds `who` counts, in the ledger's words (a reblog is a boost: bot.model.EVENT_WORDS).
+WHO_THEIRS = ("follow", "follow_request", "mention", "reply", "boost", "favourite")
+WHO_OURS = ("reply", "thanks", "boost", "favourite", "follow")
 
 
 def web_host() -> str:
@@ -41,14 +29,15 @@ def who(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Everything the store knows of one person."""
+    from bot.text import clean_name
+
     db, host = person_reader()
     person = db.person(acct, host)
     if person is None:
         fail(f"{acct}: nobody of that name in the store", 1)
     counts = db.interaction_counts(person.account_id)
-    left = db.departures_of(person.account_id)
-    theirs_kinds = ("follow", "follow_request", "mention", "reply", "boost", "favourite")
-    ours_kinds = ("reply", "thanks", "boost", "favourite", "follow")
+    stopped = db.stopped_at(person.account_id)
+    gone = db.departures_of(person.account_id)
     record: dict[str, Any] = {
         "acct": person.acct,
         "display_name": person.display_name,
@@ -56,30 +45,31 @@ def who(
         "follows_us": person.follows_us_since is not None,
         "follows_us_since": person.follows_us_since.isoformat() if person.follows_us_since else None,
         "we_follow": person.we_follow,
-        "theirs": {k: counts["theirs"].get(k, 0) for k in theirs_kinds},
-        "ours": {k: counts["ours"].get(k, 0) for k in ours_kinds},
+        "theirs": {k: counts["theirs"].get(k, 0) for k in WHO_THEIRS},
+        "ours": {k: counts["ours"].get(k, 0) for k in WHO_OURS},
         "notes": [{"at": at.isoformat(), "text": text} for at, text in db.notes(person.account_id)],
         "drafts": [d.as_json() for d in db.drafts_for(person.account_id)],
-        "stopped_at": stopped.isoformat() if (stopped := db.stopped_at(person.account_id)) else None,
-        "left": [d.as_json() for d in left],
+        "stopped_at": stopped.isoformat() if stopped else None,
+        "left": [d.as_json() for d in gone],
     }
     if as_json:
         typer.echo(json.dumps(record, ensure_ascii=False, indent=2))
         return
-    lines = [
-        f"{person.display_name} ({person.acct})",
-        f"first seen: {record['first_seen']}",
-        f"follows us: {record['follows_us_since'] or 'no'}",
-        f"we follow: {'yes' if person.we_follow else 'no'}",
-        "theirs: " + ", ".join(f"{k} {v}" for k, v in record["theirs"].items() if v),
-        "ours: " + ", ".join(f"{k} {v}" for k, v in record["ours"].items() if v),
-    ]
-    if stopped is not None:
-        lines.append(f"asked us to stop on {stopped:%Y-%m-%d}: never drafted for again")
-    lines += [d.sentence() for d in left]
-    lines += [f"note ({n['at'][:10]}): {n['text']}" for n in record["notes"]]
-    lines += [f"draft #{d['id']} [{d['state']}] {d['rule']}: {d['text']}" for d in record["drafts"]]
-    typer.echo("\n".join(lines))
+    # One line per JSON key, labelled with it (`_` as a space): the text and the JSON say the same.
+    shown = {
+        "display_name": clean_name(person.display_name, person.acct),
+        "first_seen": record["first_seen"][:10],
+        "follows_us_since": day(record["follows_us_since"]) or "-",
+        "theirs": ", ".join(f"{k} {v}" for k, v in record["theirs"].items() if v) or "nothing yet",
+        "ours": ", ".join(f"{k} {v}" for k, v in record["ours"].items() if v) or "nothing yet",
+        "stopped_at": f"asked us to stop on {stopped:%Y-%m-%d}: never drafted for again" if stopped else "-",
+        "notes": "".join(f"\n  {n['at'][:10]}: {n['text']}" for n in record["notes"]) or "none yet",
+        "drafts": "".join(f"\n  #{d['id']} [{d['state']}] {d['rule']}: {d['text']}" for d in record["drafts"])
+        or "none yet",
+        "left": "".join(f"\n  {d.sentence()}" for d in gone) or "-",
+    }
+    lines = (f"{key.replace('_', ' ')}: {shown.get(key, cell(value))}" for key, value in record.items())
+    typer.echo("\n".join(line.replace(": \n", ":\n", 1) for line in lines))
 
 
 def who_without_typer(argv: list[str]) -> bool:
@@ -149,7 +139,6 @@ def people_command(
 ) -> None:
     """People ranked by engagement (or --owed, or --connectors)."""
     from bot.store import ledger, utcnow
-    from bot.text import clean_name
 
     if sum((owed, connectors, left)) > 1:
         fail("--owed, --connectors and --left: choose one")
@@ -158,85 +147,73 @@ def people_command(
         return
     mode: ledger.Mode = "owed" if owed else "connectors" if connectors else "all"
     ranked = ledger.people(store(), utcnow(), mode, limit)
-    if as_json:
-        typer.echo(json.dumps([p.as_json() for p in ranked], ensure_ascii=False, indent=2))
-        return
+    records = [{"rank": rank, **p.as_json()} for rank, p in enumerate(ranked, start=1)]
     titles = {"all": "people by engagement", "owed": "owed attention", "connectors": "connectors"}
-    table(
-        titles[mode],
-        ["#", "name", "acct", "score", "theirs", "ours", "followers", "follows you"],
-        [
-            [
-                str(rank),
-                clean_name(p.display_name, p.acct),
-                p.acct,
-                f"{p.score:g}",
-                str(p.theirs_total),
-                str(p.ours_total),
-                str(p.followers_count),
-                "yes" if p.follows_us else "no",
-            ]
-            for rank, p in enumerate(ranked, start=1)
-        ],
-    )
+    empties = {"all": "nobody yet", "owed": "nobody is owed attention yet", "connectors": "no connectors yet"}
+    listing(titles[mode], records, as_json=as_json, empty=empties[mode], show={"display_name": _name})
 
 
 def _left(limit: int, as_json: bool) -> None:
     from bot.store import followers
+
+    records = [d.as_json() for d in followers.departures(store(), limit=limit)]
+    dates = ("noticed_at", "followed_since", "left_after", "last_engaged")
+    show = {"display_name": _name, **dict.fromkeys(dates, day)}
+    listing("who left", records, as_json=as_json, empty="nobody has left yet", show=show)
+
+
+def _name(display_name: str) -> str:
+    """A display name as tables show it: no @handles, links or emoji codes (the JSON has it raw)."""
     from bot.text import clean_name
 
-    gone = followers.departures(store(), limit=limit)
-    if as_json:
-        typer.echo(json.dumps([d.as_json() for d in gone], ensure_ascii=False, indent=2))
-        return
-    table(
-        "who left",
-        ["name", "acct", "left", "days following", "last engaged", "why"],
-        [
-            [
-                clean_name(d.display_name, d.acct),
-                d.acct,
-                f"{d.noticed_at:%Y-%m-%d}",
-                "" if d.days_following is None else str(d.days_following),
-                f"{d.last_engaged:%Y-%m-%d} ({d.last_engaged_kind})" if d.last_engaged else "never",
-                "server cut off" if d.cause == "severed" else "unfollowed",
-            ]
-            for d in gone
-        ],
-    )
+    return clean_name(display_name, "-")
 
 
-@cli.command("stats")
+STATS_HELP = """Counts over the last 7 and 30 days, approval rate and link-love ratio.
+
+posts: our public and unlisted posts; boosts: of them, boosts of someone else's post (a boost is a
+reblog in Mastodon's and the config's word); replies: answers to someone else; originals: the rest.
+theirs / ours: what people did to us and we did for them, by kind. --json has the same rows, each
+key with _7d and _30d."""
+
+
+@cli.command("stats", help=STATS_HELP)
 def stats_command(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False) -> None:
-    """Counts over the last 7 and 30 days, approval rate and link-love ratio."""
     from bot.store import ledger, utcnow
 
-    result = ledger.stats(store(), utcnow())
+    result = ledger.stats(store(), utcnow()).as_json()
     if as_json:
-        typer.echo(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
-    week, month = result.week, result.month
-    rows = [
-        ["link-love ratio", ledger.percent(week.link_love_ratio), ledger.percent(month.link_love_ratio)],
-        ["our public/unlisted posts", str(week.posts), str(month.posts)],
-        ["… boosting someone else", str(week.boosts), str(month.boosts)],
-        ["… answering someone else", str(week.replies), str(month.replies)],
-        ["approval rate", ledger.percent(week.approval_rate), ledger.percent(month.approval_rate)],
-        ["drafts", str(sum(week.drafts.values())), str(sum(month.drafts.values()))],
-    ]
-    for kind, label in THEIR_LABELS.items():
-        rows.append([f"their {label}", str(week.theirs.get(kind, 0)), str(month.theirs.get(kind, 0))])
-    for kind, label in OUR_LABELS.items():
-        rows.append([f"our {label}", str(week.ours.get(kind, 0)), str(month.ours.get(kind, 0))])
-    rows.append(["followers lost", str(week.theirs.get("unfollow", 0)), str(month.theirs.get("unfollow", 0))])
+    # The rows are the JSON's `<key>_7d` / `<key>_30d` pairs (a count by kind is one row per kind).
+    rows = []
+    for key, week in result.items():
+        if not key.endswith("_7d"):
+            continue
+        stem = key.removesuffix("_7d")
+        month = result[f"{stem}_30d"]
+        if isinstance(week, dict):
+            for kind in dict.fromkeys([*week, *month]):
+                label = f"{stem.replace('_', ' ')}: {kind}"
+                rows.append([label, str(week.get(kind, 0)), str(month.get(kind, 0))])
+        elif stem in RATIOS:
+            rows.append([stem.replace("_", " "), ledger.percent(week), ledger.percent(month)])
+        else:
+            rows.append([stem.replace("_", " "), str(week), str(month)])
     table("stats", ["", "7 days", "30 days"], rows)
-    table(
-        "followers per week",
-        ["week from", "gained", "lost"],
-        [[f"{start:%Y-%m-%d}", str(gained), str(lost)] for start, gained, lost in result.weeks],
-    )
+    weeks = result["followers_by_week"]
+    if weeks:
+        table(
+            "followers per week",
+            [key.replace("_", " ") for key in weeks[0]],
+            [[day(w["week_start"]), str(w["gained"]), str(w["lost"])] for w in weeks],
+        )
     typer.echo(
-        f"Link-love ratio: {ledger.percent(result.link_love_ratio)} over 30 days "
-        f"(seed advice: {ledger.percent(ledger.LINK_LOVE_TARGET)} or more). "
-        f"{result.people} people, {result.followers} followers."
+        f"Link-love ratio: {ledger.percent(result['link_love_ratio'])} over 30 days "
+        f"(seed advice: {ledger.percent(result['link_love_target'])} or more); "
+        f"approval rate {ledger.percent(result['approval_rate'])}. "
+        f"{result['people']} people, {result['followers']} followers, as of {minute(result['as_of'])}."
     )
+
+
+RATIOS = ("link_love_ratio", "approval_rate")

@@ -16,7 +16,7 @@ def rules_test(
         typer.Option(
             "--event",
             metavar="EVENT",
-            help="follow, mention, reply, reblog, favourite, follow_request, share",
+            help="follow, mention, reply, reblog (a boost; boost too), favourite, follow_request, share",
         ),
     ],
     text: Annotated[str, typer.Option("--text", metavar="TEXT", help="the post's text")] = "",
@@ -32,15 +32,16 @@ def rules_test(
     bot_flag: Annotated[bool, typer.Option("--bot", help="the account is flagged as a bot")] = False,
 ) -> None:
     """Which rule a made-up event matches, and the draft (or why no rule matches)."""
+    from bot.config import EVENT_CHOICES, EVENTS
     from bot.core.rules import Context, compile_rules, explain, match
-    from bot.model import EVENT_TYPES, Account, Status, StatusEvent
+    from bot.model import EVENT_TYPES, Account, Status, StatusEvent, kind_for
     from bot.store import utcnow
     from bot.text import person_acct
 
     loaded = settings()
-    cls = EVENT_TYPES.get(event)
-    if cls is None or event in ("command", "other"):
-        fail("--event: use follow, mention, reply, reblog, favourite, follow_request or share")
+    cls = EVENT_TYPES.get(kind_for(event))
+    if cls is None or cls.kind not in EVENTS:
+        fail(f"--event: {event!r} is not an event ({EVENT_CHOICES})")
     now = utcnow()
     acct = person_acct(from_acct)  # as written, in full: the draft shows it as the post would
     username = acct.split("@")[0]
@@ -66,8 +67,10 @@ def rules_test(
         respect_nobot=loaded.etiquette.respect_nobot,
         consent_tags=loaded.etiquette.consent_tags,
     )
+    # Numbered by their place in the file, from 1, as check-config and config errors number them.
+    number = {rule.name: index for index, rule in enumerate(loaded.rules, start=1)}
     for rule_name, why in explain(compiled, made_up, ctx):
-        typer.echo(f"{rule_name}: {'MATCHES' if why is None else 'no, ' + why}")
+        typer.echo(f"{number[rule_name]}. {rule_name}: {'MATCHES' if why is None else 'no, ' + why}")
     draft = match(compiled, made_up, ctx)
     if draft is None:
         typer.echo("No rule matches: no draft.")
@@ -82,4 +85,7 @@ def rules_test(
         index = Index(entries(loaded, [], now))
         draft = answer(draft, made_up, index, loaded.answers.min_score, 500)
         source = "; " + offers_line(0, draft.offers).split(" · or ")[0]  # where the text came from
-    typer.echo(f"\nDraft ({draft.rule}, {draft.visibility}{source}):\n@{account.acct} {draft.text}")
+    typer.echo(
+        f"\nDraft (rule {number[draft.rule]}, {draft.rule}, {draft.visibility}{source}):\n"
+        f"@{account.acct} {draft.text}"
+    )

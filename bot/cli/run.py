@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 from typing import TYPE_CHECKING, Annotated
@@ -12,7 +11,7 @@ import typer
 if TYPE_CHECKING:
     from bot.config import Settings
 
-from bot.cli.base import LOGGER, cli, config_path, console, db_cli, fail, settings, store, table
+from bot.cli.base import LOGGER, cli, config_path, console, db_cli, fail, listing, minute, settings, store
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -66,6 +65,20 @@ def run(
         app.store.close()
 
 
+# A rule's conditions, in the order check-config shows them.
+CONDITION_KEYS = (
+    "contains_any",
+    "contains_none",
+    "regex",
+    "languages",
+    "min_followers",
+    "max_followers",
+    "first_contact",
+    "visibility_in",
+    "priority",
+)
+
+
 def offline_problems(loaded: Settings) -> list[str]:
     """What `run` would fail on that can be told without the network: one `section.key` line each."""
     from bot.config import ENV_TOKEN
@@ -97,39 +110,37 @@ def checked_settings() -> Settings:
 @cli.command("check-config")
 def check_config() -> None:
     """Validate the config offline (the token is there, the store can be made) and show the rules."""
+    from rich.markup import escape
     from rich.table import Table
 
+    from bot.config import as_written
+    from bot.core.rules import compile_rules
+    from bot.model import kind_and_word
+
     loaded = checked_settings()
-    shown = Table(title=f"{len(loaded.rules)} rule(s), tried in this order")
+    # "#" is the rule's place in the file, counted from 1 as config errors count it (rules[2] …);
+    # the rows are in the order the rules are tried (priority first).
+    shown = Table(title=f"{len(loaded.rules)} rule(s), tried in this order (#: the rule's place in the file)")
     for column in ("#", "name", "on", "conditions", "templates", "visibility", "cooldown"):
         shown.add_column(column)
-    from bot.core.rules import compile_rules
-
-    for index, rule in enumerate(compile_rules(loaded.rules)):
-        conditions = []
-        source = next(r for r in loaded.rules if r.name == rule.name)
-        for key in (
-            "contains_any",
-            "contains_none",
-            "regex",
-            "languages",
-            "min_followers",
-            "max_followers",
-            "first_contact",
-            "visibility_in",
-        ):
-            value = getattr(source, key)
-            if value not in (None, (), [], ""):
-                conditions.append(f"{key}={value!r}")
-        shown.add_row(
-            str(index + 1),
+    number = {rule.name: index for index, rule in enumerate(loaded.rules, start=1)}
+    for rule in compile_rules(loaded.rules):
+        source = loaded.rules[number[rule.name] - 1]
+        conditions = [
+            f"{key} = {as_written(value)}"
+            for key in CONDITION_KEYS
+            if (value := getattr(source, key)) not in (None, (), [], "")
+        ]
+        cells = (
+            str(number[rule.name]),
             rule.name,
-            rule.on,
+            kind_and_word(rule.on),
             "\n".join(conditions) or "-",
             str(len(rule.templates)) + (" + answers" if rule.answer_from else ""),
             rule.visibility,
-            str(rule.cooldown or "-"),
+            as_written(rule.cooldown) if rule.cooldown else "-",
         )
+        shown.add_row(*map(escape, cells))  # a regex like [a-z] is never rich markup
     console().print(shown)
     _answers_summary(loaded)
     typer.echo(f"OK: {len(loaded.approval.approvers)} approver(s), store {_safe_url(loaded.store.url)}")
@@ -198,41 +209,20 @@ def events(
             fail(f"#{retry}: no such event set aside", 1)
         typer.echo(f"Event #{retry} is back in the queue.")
         return
-    rows = store().quarantined_events()
-    if as_json:
-        listed = [
-            {
-                "id": e.id,
-                "notification_id": e.notification_id,
-                "kind": e.kind,
-                "acct": e.acct,
-                "attempts": e.attempts,
-                "last_error": e.last_error,
-                "quarantined_at": e.quarantined_at.isoformat(),
-            }
-            for e in rows
-        ]
-        typer.echo(json.dumps(listed, ensure_ascii=False, indent=2))
-        return
-    if not rows:
-        typer.echo("Nothing set aside.")
-        return
-    table(
-        "events set aside",
-        ["id", "notification", "kind", "acct", "attempts", "last error", "set aside"],
-        [
-            [
-                str(e.id),
-                e.notification_id,
-                e.kind,
-                e.acct,
-                str(e.attempts),
-                e.last_error,
-                e.quarantined_at.strftime("%Y-%m-%d %H:%M"),
-            ]
-            for e in rows
-        ],
-    )
+    records = [
+        {
+            "id": e.id,
+            "notification_id": e.notification_id,
+            "kind": e.kind,
+            "acct": e.acct,
+            "attempts": e.attempts,
+            "last_error": e.last_error,
+            "quarantined_at": e.quarantined_at.isoformat(),
+        }
+        for e in store().quarantined_events()
+    ]
+    shown = {"quarantined_at": minute}
+    listing("events set aside", records, as_json=as_json, empty="Nothing set aside.", show=shown)
 
 
 @db_cli.command("upgrade")

@@ -16,7 +16,7 @@ from bot.instance import InstanceError, NotFound
 from bot.instance.convert import to_account, to_status
 from bot.listening.feeds import FeedReader, web_host
 from bot.listening.followers import cluster_line, clusters_since
-from bot.model import Account
+from bot.model import Account, Reblog, word_for
 from bot.store import Store, ledger
 from bot.store import followers as follower_store
 from bot.store.ledger import LINK_LOVE_TARGET, LINK_LOVE_WINDOW, DigestItem, OurPost, percent
@@ -517,7 +517,7 @@ def our_post(raw: Mapping[str, Any], me_id: str) -> OurPost | None:
             status_id=status.id,
             created_at=status.created_at,
             visibility=status.visibility,
-            kind="boost" if author.id != me_id else "post",  # boosting ourselves is no link-love
+            kind=word_for(Reblog.kind) if author.id != me_id else "post",  # a self-boost is no link-love
             reblog_of_account_id=author.id,
             reblog_of_status_id=to_status(reblog).id or None,
             person=author,

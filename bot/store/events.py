@@ -12,22 +12,17 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from bot.model import Event, NewDraft, event_from_json, event_to_json
+from bot.model import Event, NewDraft, event_from_json, event_to_json, word_for
 from bot.store.answers import add_offers
 from bot.store.base import NO_SYNC, StoreBase
 from bot.store.people import update_person
 from bot.store.state import CURSOR, put_in
 from bot.store.tables import DraftRow, EventRow, InteractionRow, PersonRow
 
-# The ledger kinds recorded for each incoming event kind.
+# The ledger kinds recorded for each incoming event kind: the word people use (a reblog is a boost).
 THEIR_KIND = {
-    "follow": "follow",
-    "follow_request": "follow_request",
-    "mention": "mention",
-    "reply": "reply",
-    "reblog": "boost",
-    "favourite": "favourite",
-    "share": "share",
+    kind: word_for(kind)
+    for kind in ("follow", "follow_request", "mention", "reply", "reblog", "favourite", "share")
 }
 
 

@@ -76,10 +76,13 @@ class PersonScore:
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "display_name": self.display_name,
             "acct": self.acct,
             "score": self.score,
             "theirs_total": self.theirs_total,
             "ours_total": self.ours_total,
+            "followers_count": self.followers_count,
+            "follows_us": self.follows_us,
         }
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from bot.model import Account, Person, PersonHistory
+from bot.model import Account, Person, PersonHistory, Reblog
 from bot.store.base import NO_SYNC, StoreBase
 from bot.store.plain import DepartureRecord
 from bot.store.tables import DraftRow, EventRow, InteractionRow, NoteRow, PersonRow
@@ -197,7 +197,7 @@ class PeoplePart(StoreBase):
             row = session.exec(
                 select(PersonRow)
                 .join(EventRow, col(EventRow.account_id) == col(PersonRow.account_id))
-                .where(EventRow.kind == "reblog", col(EventRow.created_at) >= since)
+                .where(EventRow.kind == Reblog.kind, col(EventRow.created_at) >= since)
                 .order_by(col(PersonRow.followers_count).desc())
             ).first()
             return to_person(row) if row is not None else None

@@ -59,15 +59,15 @@ class DepartureRecord:
 
     def as_json(self) -> dict[str, object]:
         return {
-            "acct": self.acct,
             "display_name": self.display_name,
+            "acct": self.acct,
+            "noticed_at": self.noticed_at.isoformat(),
             "followed_since": self.followed_since.isoformat() if self.followed_since else None,
             "left_after": self.after.isoformat(),
-            "noticed_at": self.noticed_at.isoformat(),
             "days_following": self.days_following,
-            "cause": self.cause,
             "last_engaged": self.last_engaged.isoformat() if self.last_engaged else None,
             "last_engaged_kind": self.last_engaged_kind,
+            "cause": self.cause,
         }
 
     def sentence(self) -> str:
