@@ -34,11 +34,12 @@ from pydantic_core import ErrorDetails
 
 from bot.text import site_host
 
-EventName = Literal["follow", "mention", "reblog", "favourite", "follow_request", "reply", "share"]
+EventName = Literal["follow", "mention", "reblog", "favourite", "follow_request", "reply", "share", "quote"]
 Visibility = Literal["public", "unlisted", "private", "direct"]
 EVENTS: tuple[str, ...] = get_args(EventName)
 VISIBILITIES: tuple[str, ...] = get_args(Visibility)  # widest first
-TEMPLATE_FIELDS = ("name", "username", "acct")
+# {text}: the words of the post a mention, reply, share or quote is (one line, shortened, made safe).
+TEMPLATE_FIELDS = ("name", "username", "acct", "text")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -135,7 +136,9 @@ def _template(value: Any) -> str:
         raise ValueError(f"{_show(text)} has a brace error ({exc}); write {{{{ or }}}} for a brace") from None
     for field in fields:
         if field not in TEMPLATE_FIELDS:
-            raise ValueError(f"{{{field}}} is not a template field (use {{name}}, {{username}} or {{acct}})")
+            raise ValueError(
+                f"{{{field}}} is not a template field (use {{name}}, {{username}}, {{acct}} or {{text}})"
+            )
     try:  # format specs and conversions ({name:d}, {name!x}) only fail when filled in
         text.format(**dict.fromkeys(TEMPLATE_FIELDS, "x"))
     except (ValueError, KeyError, IndexError, AttributeError) as exc:

@@ -327,7 +327,7 @@ def test_all_errors_are_reported_together() -> None:
         "approval.typo: unknown key (a typo must not silently disable a setting)",
         'rules[1].cooldown: "3 dayz" is not a duration (use 30s, 10m, 2h or 3d)',
         'rules[0].on: "folow" is not an event '
-        "(follow, mention, reblog, favourite, follow_request, reply, share)",
+        "(follow, mention, reblog, favourite, follow_request, reply, share, quote)",
         'rules[2].name: "thanks" is already used by rules[0]',
         "limits.timezone:",
         "limits.max_posts_per_hour:",

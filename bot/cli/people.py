@@ -17,6 +17,8 @@ THEIR_LABELS = {
     "reply": "replies",
     "boost": "boosts",
     "favourite": "favourites",
+    "share": "shares",
+    "quote": "quotes",
 }
 OUR_LABELS = {
     "reply": "replies",
@@ -24,6 +26,7 @@ OUR_LABELS = {
     "boost": "boosts",
     "favourite": "favourites",
     "follow": "follows",
+    "quote": "quotes",
 }
 
 
@@ -182,6 +185,7 @@ def stats_command(as_json: Annotated[bool, typer.Option("--json", help="JSON on 
         ["our public/unlisted posts", str(week.posts), str(month.posts)],
         ["… boosting someone else", str(week.boosts), str(month.boosts)],
         ["… answering someone else", str(week.replies), str(month.replies)],
+        ["… quoting someone else", str(week.quotes), str(month.quotes)],
         ["approval rate", ledger.percent(week.approval_rate), ledger.percent(month.approval_rate)],
         ["drafts", str(sum(week.drafts.values())), str(sum(month.drafts.values()))],
     ]

@@ -16,7 +16,7 @@ def rules_test(
         typer.Option(
             "--event",
             metavar="EVENT",
-            help="follow, mention, reply, reblog, favourite, follow_request, share",
+            help="follow, mention, reply, reblog, favourite, follow_request, share, quote",
         ),
     ],
     text: Annotated[str, typer.Option("--text", metavar="TEXT", help="the post's text")] = "",
@@ -40,7 +40,7 @@ def rules_test(
     loaded = settings()
     cls = EVENT_TYPES.get(event)
     if cls is None or event in ("command", "other"):
-        fail("--event: use follow, mention, reply, reblog, favourite, follow_request or share")
+        fail("--event: use follow, mention, reply, reblog, favourite, follow_request, share or quote")
     now = utcnow()
     acct = person_acct(from_acct)  # as written, in full: the draft shows it as the post would
     username = acct.split("@")[0]

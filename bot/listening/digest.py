@@ -445,13 +445,15 @@ def sync_our_posts(
     *,
     min_interval: timedelta = SYNC_INTERVAL,
     replies_seen: dict[str, int] | None = None,
+    quotes_seen: dict[str, int] | None = None,
 ) -> int:
     """Read our newest statuses from our profile into the store; returns how many were new.
 
     The first run reads the newest page and later runs one older page each (a backfill over the
     link-love window), so a first catch-up is not held up by our own history; new posts are paged
     forward from a cursor (`min_id`): an idle account costs one request, at most one every
-    `min_interval`. `replies_seen` receives the reply count of every status read.
+    `min_interval`. `replies_seen` receives the reply count of every status read, `quotes_seen` the
+    quote count of those that carry one (Mastodon 4.5+).
     """
     last = store.get(OUR_POSTS_SYNCED)
     if last is not None and now - last < min_interval:
@@ -463,6 +465,12 @@ def sync_our_posts(
     def read(page: Sequence[Any], window: datetime | None) -> int:
         if replies_seen is not None:
             replies_seen.update({str(raw["id"]): int(raw.get("replies_count") or 0) for raw in page})
+        if quotes_seen is not None:
+            # Mastodon.py fills a key the server did not send with None: only a number is a count.
+            counted = {str(raw["id"]): raw.get("quotes_count") for raw in page}
+            quotes_seen.update(
+                {k: v for k, v in counted.items() if isinstance(v, int) and not isinstance(v, bool)}
+            )
         return _store_page(store, page, me_id, now, window)
 
     if cursor is None:
@@ -522,6 +530,24 @@ def our_post(raw: Mapping[str, Any], me_id: str) -> OurPost | None:
             reblog_of_status_id=to_status(reblog).id or None,
             person=author,
         )
+    quote = raw.get("quote")
+    quoted = quote.get("quoted_status") if isinstance(quote, Mapping) else None
+    if (
+        isinstance(quoted, Mapping)
+        and quote.get("state") in ("accepted", None)
+        and isinstance(quoted.get("account"), Mapping)
+    ):
+        author = to_account(quoted["account"])
+        if author.id and author.id != me_id:  # quoting someone else is link-love; quoting ourselves is not
+            return OurPost(
+                status_id=status.id,
+                created_at=status.created_at,
+                visibility=status.visibility,
+                kind="quote",
+                quoted_account_id=author.id,
+                person=author,
+                excerpt=_excerpt(status.text, status.spoiler_text, bool(raw.get("media_attachments"))),
+            )
     answered = status.in_reply_to_account_id
     if answered and answered != me_id:
         mention = next(

@@ -28,6 +28,7 @@ THEIR_KIND = {
     "reblog": "boost",
     "favourite": "favourite",
     "share": "share",
+    "quote": "quote",
 }
 
 
