@@ -530,8 +530,8 @@ def our_post(raw: Mapping[str, Any], me_id: str) -> OurPost | None:
             reblog_of_status_id=to_status(reblog).id or None,
             person=author,
         )
-    quote = raw.get("quote")
-    quoted = quote.get("quoted_status") if isinstance(quote, Mapping) else None
+    quote: Any = raw.get("quote") if isinstance(raw.get("quote"), Mapping) else {}
+    quoted = quote.get("quoted_status")
     if (
         isinstance(quoted, Mapping)
         and quote.get("state") in ("accepted", None)
