@@ -340,3 +340,19 @@ def test_resolve_item_finds_a_feed_entry_on_our_instance(store: Store) -> None:
     assert store.person("chrismo@ruby.social") is not None
     assert resolve_item(Reader(api), store, resolved, now) == resolved and len(api.queries) == 1
     assert resolve_item(Reader(SearchApi({"statuses": []})), store, item, now) is None  # type: ignore[arg-type]
+
+
+def test_the_digest_never_offers_the_approvers_our_own_posts_or_quotes_of_ours(community: Community) -> None:
+    bot = community.bot.api
+    app = community.app()  # follows the approver, so that their DMs reach us: home shows their posts
+    friend = community.person("friend", display_name="Friend")
+    fan = community.person("fan", display_name="Fan")
+    for person in (friend, fan):
+        bot.account_follow(person.id)
+    ours = bot.status_post("Our own news", visibility="public")
+    community.approver.api.status_post("Alice's own news from the shop", visibility="public")
+    fan.api.status_post("Look at this", quoted_status_id=ours["id"], visibility="public")
+    sunset = friend.api.status_post("Lovely sunset over the harbour tonight", visibility="public")
+
+    sent = app.send_digest(app.clock())
+    assert [item.status_id for item in sent.items] == [str(sunset["id"])]

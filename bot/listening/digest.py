@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import partial
@@ -68,12 +68,15 @@ def collect_digest(
     now: datetime,
     *,
     reader: FeedReader | None = None,
+    never: Collection[str] = (),
 ) -> list[DigestItem]:
     """Recent posts of the people we listen to, ranked, numbered and stored as the newest digest.
 
     Sources are `listen.sources` (home timeline or lists) plus the watched accounts (their statuses
-    when we follow them, their public RSS feed when we do not). Never bots, #nobot accounts, ourselves,
-    boosts, replies to others, posts that mention us (those come as notifications), posts we already
+    when we follow them, their public RSS feed when we do not). Never bots, #nobot accounts, ourselves
+    or the approvers (`never`: their account ids and accts; we follow them for their DMs, so they are
+    in home), boosts, replies to others, posts that mention or quote us (those come as notifications),
+    posts we already
     boosted or favourited, people we engaged lately, or posts an earlier digest showed. People we owe
     attention come first, then connectors (reach × engagement), then watched accounts, newest first
     within each. Returns [] (and stores nothing, so the previous numbers stay valid) when nothing is new.
@@ -83,6 +86,7 @@ def collect_digest(
         return []
     since = now - RECENT
     watch = {acct.lower() for acct in listen.watch}
+    skip = {me_id, *(who.lower() for who in never)}
     candidates: list[_Candidate] = []
     seen: list[Mapping[str, Any]] = []
     for source in listen.sources:
@@ -93,8 +97,10 @@ def collect_digest(
                 candidates.append(candidate)
     if listen.watch:
         candidates += _watched(instance, store, settings, me_id, now, since, reader)
+    candidates = [c for c in candidates if not skip & {c.author_key, (c.item.account_id or "").lower()}]
     chosen = _rank(store, candidates, now, listen.max_items)
-    chosen += recommendations(instance, store, settings, me_id, now, seen, {c.author_key for c in candidates})
+    already = {c.author_key for c in candidates} | skip
+    chosen += recommendations(instance, store, settings, me_id, now, seen, already)
     return ledger.save_digest(store, chosen, now) if chosen else []
 
 
@@ -251,6 +257,10 @@ def _candidate(
     mentioned = {str(m.get("id")) for m in raw.get("mentions") or () if isinstance(m, Mapping)}
     if me_id in mentioned or raw.get("reblogged") or raw.get("favourited") or raw.get("filtered"):
         return None
+    quote: Any = raw.get("quote") if isinstance(raw.get("quote"), Mapping) else {}
+    quoted: Any = quote.get("quoted_status") if isinstance(quote.get("quoted_status"), Mapping) else {}
+    if isinstance(quoted.get("account"), Mapping) and str(quoted["account"].get("id")) == me_id:
+        return None  # a quote of our post is a quote event (thanked by rules), not a digest item
     item = DigestItem(
         number=0,
         status_id=status.id,

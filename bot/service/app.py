@@ -386,7 +386,9 @@ class App:
     def send_digest(self, now: datetime) -> SentDigest:
         """Collect a digest and DM it to the approvers now (nothing is sent when nothing is new)."""
         assert self.me is not None, "start() first"
-        items = digest.collect_digest(self.reader, self.store, self.settings, self.me.id, now)
+        items = digest.collect_digest(
+            self.reader, self.store, self.settings, self.me.id, now, never=self._never_digested()
+        )
         if not items:
             LOGGER.info("digest: nothing new to bring to the approvers")
             return SentDigest([], 0, 0)
@@ -401,6 +403,16 @@ class App:
             "digest #%d: %d item(s) in %d of %d DM(s)", items[0].digest_id, len(items), sent, len(messages)
         )
         return SentDigest(items, len(messages), sent)
+
+    def _never_digested(self) -> set[str]:
+        """The approvers and ourselves, as account ids and accts (local and in full): their own posts are
+        no one else's to boost or answer, and we follow the approvers, so home shows them."""
+        assert self.me is not None
+        domain = self.facts.domain
+        accts = [self.me.acct, *(a.acct for a in self.approvers.values())]
+        local = {acct.removesuffix(f"@{domain}") for acct in accts}
+        full = {f"{acct}@{domain}" for acct in local if "@" not in acct}
+        return {self.me.id, *self.approvers, *local, *full}
 
     def send_weekly_summary(self) -> None:
         self.announcer.tell_all(
