@@ -39,12 +39,13 @@ from bot.config_path import resolve_config_path as resolve_config_path
 from bot.model import kind_and_word, kind_for
 from bot.text import site_host
 
-EventName = Literal["follow", "mention", "reblog", "favourite", "follow_request", "reply", "share"]
+EventName = Literal["follow", "mention", "reblog", "favourite", "follow_request", "reply", "share", "quote"]
 Visibility = Literal["public", "unlisted", "private", "direct"]
 EVENTS: tuple[str, ...] = get_args(EventName)
 EVENT_CHOICES = ", ".join(kind_and_word(kind) for kind in EVENTS)  # "…, reblog (boost), …"
 VISIBILITIES: tuple[str, ...] = get_args(Visibility)  # widest first
-TEMPLATE_FIELDS = ("name", "username", "acct")
+# {text}: the words of the post a mention, reply, share or quote is (one line, shortened, made safe).
+TEMPLATE_FIELDS = ("name", "username", "acct", "text")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -165,7 +166,9 @@ def _template(value: Any) -> str:
         ) from None
     for field in fields:
         if field not in TEMPLATE_FIELDS:
-            raise ValueError(f"{{{field}}} is not a template field (use {{name}}, {{username}} or {{acct}})")
+            raise ValueError(
+                f"{{{field}}} is not a template field (use {{name}}, {{username}}, {{acct}} or {{text}})"
+            )
     try:  # format specs and conversions ({name:d}, {name!x}) only fail when filled in
         text.format(**dict.fromkeys(TEMPLATE_FIELDS, "x"))
     except (ValueError, KeyError, IndexError, AttributeError) as exc:

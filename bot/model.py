@@ -9,6 +9,9 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")  # widest first
+# Event kinds whose status is the person's own post (for boosts and favourites it is ours): answered
+# in its thread, its words shown to the approver and available to rules and templates.
+THEIR_POSTS = ("mention", "reply", "share", "quote")
 
 
 @dataclass(frozen=True)

@@ -328,7 +328,7 @@ def test_all_errors_are_reported_together() -> None:
         "approval.typo: unknown key (a typo must not silently disable a setting)",
         'rules[2].cooldown ("questions"): "3 dayz" is not a duration (use 30s, 10m, 2h or 3d)',
         'rules[1].on ("thanks"): "folow" is not an event '
-        "(follow, mention, reblog (boost), favourite, follow_request, reply, share)",
+        "(follow, mention, reblog (boost), favourite, follow_request, reply, share, quote)",
         'rules[3].name: "thanks" is already used by rules[1]',
         "limits.timezone:",
         "limits.max_posts_per_hour:",

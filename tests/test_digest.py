@@ -26,7 +26,7 @@ from bot.model import Account, Favourite, Mention, Reblog, Status
 from bot.store import Store, ledger, utcnow
 from bot.store.ledger import DigestItem
 from bot.text import html_to_text, status_length
-from tests.conftest import Community, Person
+from tests.conftest import Clock, Community, Person
 from tests.mastodon_rules import mastodon_mentions
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -340,3 +340,45 @@ def test_resolve_item_finds_a_feed_entry_on_our_instance(store: Store) -> None:
     assert store.person("chrismo@ruby.social") is not None
     assert resolve_item(Reader(api), store, resolved, now) == resolved and len(api.queries) == 1
     assert resolve_item(Reader(SearchApi({"statuses": []})), store, item, now) is None  # type: ignore[arg-type]
+
+
+def test_the_digest_never_offers_the_approvers_our_own_posts_or_quotes_of_ours(community: Community) -> None:
+    bot = community.bot.api
+    app = community.app()  # follows the approver, so that their DMs reach us: home shows their posts
+    friend = community.person("friend", display_name="Friend")
+    fan = community.person("fan", display_name="Fan")
+    for person in (friend, fan):
+        bot.account_follow(person.id)
+    ours = bot.status_post("Our own news", visibility="public")
+    community.approver.api.status_post("Alice's own news from the shop", visibility="public")
+    fan.api.status_post("Look at this", quoted_status_id=ours["id"], visibility="public")
+    sunset = friend.api.status_post("Lovely sunset over the harbour tonight", visibility="public")
+
+    sent = app.send_digest(app.clock())
+    assert [item.status_id for item in sent.items] == [str(sunset["id"])]
+
+
+def test_what_the_outbox_boosts_and_answers_counts_in_the_link_love_ratio_at_once(
+    community: Community,
+) -> None:
+    bot = community.bot.api
+    friends = [community.person(name, display_name=name.title()) for name in ("ann", "ben")]
+    for friend in friends:
+        bot.account_follow(friend.id)
+        friend.api.status_post(f"News from {friend.username}", visibility="public")
+    clock = Clock()
+    app = community.app(clock=clock)
+    bot.status_post("Our own news", visibility="public")
+    app.cycle()  # reads our profile (the link-love sync): one original post
+    assert len(app.send_digest(app.clock()).items) == 2
+    community.approver.api.status_post("@bot boost 1", visibility="direct")
+    community.approver.api.status_post("@bot reply 2 Lovely, thank you!", visibility="direct")
+    app.cycle()  # the commands are executed and the outbox acts; our profile is not read again yet
+
+    month = ledger.stats(app.store, app.clock()).month
+    assert (month.posts, month.boosts, month.replies) == (3, 1, 1)
+    assert ledger.percent(month.link_love_ratio) == "67%"
+    clock.advance(timedelta(minutes=6))
+    app.cycle()  # now the sync reads them back: the same posts, counted once
+    month = ledger.stats(app.store, app.clock()).month
+    assert (month.posts, month.boosts, month.replies, sum(month.ours.values())) == (3, 1, 1, 2)

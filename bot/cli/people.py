@@ -11,7 +11,8 @@ import typer
 from bot.cli.base import cell, cli, day, fail, listing, minute, person_reader, settings, store, table
 
 PERSON_HELP = "name, @name, name@instance, @name@instance or a profile URL"
-# The kinds `who` counts, in the ledger's words (a reblog is a boost: bot.model.EVENT_WORDS).
+# The kinds `who` counts, in the ledger's words (a reblog is a boost: bot.model.EVENT_WORDS); SPEC.md
+# fixes these keys of its JSON.
 WHO_THEIRS = ("follow", "follow_request", "mention", "reply", "boost", "favourite")
 WHO_OURS = ("reply", "thanks", "boost", "favourite", "follow")
 

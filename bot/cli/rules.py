@@ -16,7 +16,8 @@ def rules_test(
         typer.Option(
             "--event",
             metavar="EVENT",
-            help="follow, mention, reply, reblog (a boost; boost too), favourite, follow_request, share",
+            help="follow, mention, reply, reblog (a boost; boost too), favourite, follow_request, share,"
+            " quote",
         ),
     ],
     text: Annotated[str, typer.Option("--text", metavar="TEXT", help="the post's text")] = "",

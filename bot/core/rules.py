@@ -14,10 +14,11 @@ from typing import Any
 import re2  # RE2's own escaping, for the template openings matched on RE2
 
 from bot.config import Pattern, compile_regex
-from bot.model import Event, NewDraft, PersonHistory, StatusEvent, narrower_visibility
+from bot.model import THEIR_POSTS, Event, NewDraft, PersonHistory, StatusEvent, narrower_visibility
 from bot.text import clean_name, safe_text, status_length, strip_leading_mentions, truncate_to
 
 DEFAULT_CONSENT_TAGS = ("#nobot", "#nobots")
+TEXT_FIELD_CHARS = 100  # of their words in a template's {text}
 
 
 @dataclass(frozen=True)
@@ -263,7 +264,14 @@ def render(rule: Rule, event: Event, ctx: Context) -> NewDraft:
     account = event.account
     template = choose_template(rule, ctx, event.id)
     name = clean_name(account.display_name, account.username)
-    fields = {"name": name, "username": safe_text(account.username), "acct": safe_text(account.acct)}
+    said = event.status.text if isinstance(event, StatusEvent) and event.kind in THEIR_POSTS else ""
+    fields = {
+        "name": name,
+        "username": safe_text(account.username),
+        "acct": safe_text(account.acct),
+        # Their words on one line, shortened: the template stays the draft's voice, not a copy of theirs.
+        "text": truncate_to(" ".join(safe_text(strip_leading_mentions(said)).split()), TEXT_FIELD_CHARS),
+    }
     text = safe_text(string.Formatter().vformat(template, (), fields)).strip()
     # The posted text starts with "@acct " (the mention of the person answered).
     room = ctx.char_limit - status_length(f"@{account.acct} ")
@@ -272,13 +280,14 @@ def render(rule: Rule, event: Event, ctx: Context) -> NewDraft:
     spoiler = ""
     visibility = rule.visibility
     triage = 3  # thanks for follows, boosts and favourites wait behind conversations
-    if isinstance(event, StatusEvent) and event.kind in ("mention", "reply", "share"):
-        # A share is thanked where it was made: in reply to their post, never wider than it.
+    if isinstance(event, StatusEvent) and event.kind in THEIR_POSTS:
+        # A share or a quote is thanked where it was made: in reply to their post, never wider than it.
         in_reply_to_id = event.status.id
         spoiler = event.status.spoiler_text
         visibility = narrower_visibility(rule.visibility, event.status.visibility)
         known = ctx.history.engaged_before or bool(ctx.history.last_drafted)
-        triage = 3 if event.kind == "share" else 0 if "?" in event.status.text else 1 if known else 2
+        thanks = event.kind in ("share", "quote")
+        triage = 3 if thanks else 0 if "?" in event.status.text else 1 if known else 2
     return NewDraft(
         rule=rule.name,
         account_id=account.id,

@@ -172,6 +172,9 @@ def to_quote(status: Mapping[str, Any], *, self_id: str, our_status_id: str) -> 
     try:
         if not isinstance(status, Mapping):
             return None
+        quote = status.get("quote")
+        if isinstance(quote, Mapping) and quote.get("state") not in ("accepted", None):
+            return None  # pending, rejected or revoked: nobody is shown it, nothing to thank for
         authored = _authored(status, self_id)
         if authored is None:
             return None

@@ -19,6 +19,7 @@ from bot.model import Account, Follower
 LOGGER = logging.getLogger(__name__)
 PAGE_SIZE = 80  # Mastodon's maximum page of notifications
 FOLLOWERS_PAGE = 80  # … and of followers
+QUOTES_PAGE = 40  # Mastodon's maximum page of statuses: one request per post checked
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,13 @@ class Reader:
         """The statuses in `status_id`'s thread that answer it directly."""
         context = self.api.status_context(status_id)
         return [s for s in context.get("descendants") or [] if str(s.get("in_reply_to_id")) == status_id]
+
+    def quotes_of(self, status_id: str) -> list[Mapping[str, Any]]:
+        """The newest posts quoting `status_id` (Mastodon 4.5+, `GET /api/v1/statuses/:id/quotes`), one page.
+
+        Mastodon.py 2.3.3 has the call; an older server answers 404 (NotFound), like a deleted post.
+        """
+        return list(self.api.status_quotes(status_id, limit=QUOTES_PAGE))
 
     def thread_descendants(self, status_id: str) -> list[Mapping[str, Any]]:
         return list(self.api.status_context(status_id).get("descendants") or [])

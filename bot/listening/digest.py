@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import partial
@@ -68,12 +68,15 @@ def collect_digest(
     now: datetime,
     *,
     reader: FeedReader | None = None,
+    never: Collection[str] = (),
 ) -> list[DigestItem]:
     """Recent posts of the people we listen to, ranked, numbered and stored as the newest digest.
 
     Sources are `listen.sources` (home timeline or lists) plus the watched accounts (their statuses
-    when we follow them, their public RSS feed when we do not). Never bots, #nobot accounts, ourselves,
-    boosts, replies to others, posts that mention us (those come as notifications), posts we already
+    when we follow them, their public RSS feed when we do not). Never bots, #nobot accounts, ourselves
+    or the approvers (`never`: their account ids and accts; we follow them for their DMs, so they are
+    in home), boosts, replies to others, posts that mention or quote us (those come as notifications),
+    posts we already
     boosted or favourited, people we engaged lately, or posts an earlier digest showed. People we owe
     attention come first, then connectors (reach × engagement), then watched accounts, newest first
     within each. Returns [] (and stores nothing, so the previous numbers stay valid) when nothing is new.
@@ -83,6 +86,7 @@ def collect_digest(
         return []
     since = now - RECENT
     watch = {acct.lower() for acct in listen.watch}
+    skip = {me_id, *(who.lower() for who in never)}
     candidates: list[_Candidate] = []
     seen: list[Mapping[str, Any]] = []
     for source in listen.sources:
@@ -93,8 +97,10 @@ def collect_digest(
                 candidates.append(candidate)
     if listen.watch:
         candidates += _watched(instance, store, settings, me_id, now, since, reader)
+    candidates = [c for c in candidates if not skip & {c.author_key, (c.item.account_id or "").lower()}]
     chosen = _rank(store, candidates, now, listen.max_items)
-    chosen += recommendations(instance, store, settings, me_id, now, seen, {c.author_key for c in candidates})
+    already = {c.author_key for c in candidates} | skip
+    chosen += recommendations(instance, store, settings, me_id, now, seen, already)
     return ledger.save_digest(store, chosen, now) if chosen else []
 
 
@@ -251,6 +257,10 @@ def _candidate(
     mentioned = {str(m.get("id")) for m in raw.get("mentions") or () if isinstance(m, Mapping)}
     if me_id in mentioned or raw.get("reblogged") or raw.get("favourited") or raw.get("filtered"):
         return None
+    quote: Any = raw.get("quote") if isinstance(raw.get("quote"), Mapping) else {}
+    quoted: Any = quote.get("quoted_status") if isinstance(quote.get("quoted_status"), Mapping) else {}
+    if isinstance(quoted.get("account"), Mapping) and str(quoted["account"].get("id")) == me_id:
+        return None  # a quote of our post is a quote event (thanked by rules), not a digest item
     item = DigestItem(
         number=0,
         status_id=status.id,
@@ -445,13 +455,15 @@ def sync_our_posts(
     *,
     min_interval: timedelta = SYNC_INTERVAL,
     replies_seen: dict[str, int] | None = None,
+    quotes_seen: dict[str, int] | None = None,
 ) -> int:
     """Read our newest statuses from our profile into the store; returns how many were new.
 
     The first run reads the newest page and later runs one older page each (a backfill over the
     link-love window), so a first catch-up is not held up by our own history; new posts are paged
     forward from a cursor (`min_id`): an idle account costs one request, at most one every
-    `min_interval`. `replies_seen` receives the reply count of every status read.
+    `min_interval`. `replies_seen` receives the reply count of every status read, `quotes_seen` the
+    quote count of those that carry one (Mastodon 4.5+).
     """
     last = store.get(OUR_POSTS_SYNCED)
     if last is not None and now - last < min_interval:
@@ -463,6 +475,12 @@ def sync_our_posts(
     def read(page: Sequence[Any], window: datetime | None) -> int:
         if replies_seen is not None:
             replies_seen.update({str(raw["id"]): int(raw.get("replies_count") or 0) for raw in page})
+        if quotes_seen is not None:
+            # Mastodon.py fills a key the server did not send with None: only a number is a count.
+            counted = {str(raw["id"]): raw.get("quotes_count") for raw in page}
+            quotes_seen.update(
+                {k: v for k, v in counted.items() if isinstance(v, int) and not isinstance(v, bool)}
+            )
         return _store_page(store, page, me_id, now, window)
 
     if cursor is None:
@@ -522,6 +540,24 @@ def our_post(raw: Mapping[str, Any], me_id: str) -> OurPost | None:
             reblog_of_status_id=to_status(reblog).id or None,
             person=author,
         )
+    quote: Any = raw.get("quote") if isinstance(raw.get("quote"), Mapping) else {}
+    quoted = quote.get("quoted_status")
+    if (
+        isinstance(quoted, Mapping)
+        and quote.get("state") in ("accepted", None)
+        and isinstance(quoted.get("account"), Mapping)
+    ):
+        author = to_account(quoted["account"])
+        if author.id and author.id != me_id:  # quoting someone else is link-love; quoting ourselves is not
+            return OurPost(
+                status_id=status.id,
+                created_at=status.created_at,
+                visibility=status.visibility,
+                kind="quote",
+                quoted_account_id=author.id,
+                person=author,
+                excerpt=_excerpt(status.text, status.spoiler_text, bool(raw.get("media_attachments"))),
+            )
     answered = status.in_reply_to_account_id
     if answered and answered != me_id:
         mention = next(

@@ -34,7 +34,7 @@ from bot.store.ledger import DigestItem
 from bot.store.state import EXPIRED_UNTOLD, Lease
 
 LOGGER = logging.getLogger(__name__)
-DRAFTED_KINDS = ("follow", "follow_request", "mention", "reply", "reblog", "favourite", "share")
+DRAFTED_KINDS = ("follow", "follow_request", "mention", "reply", "reblog", "favourite", "share", "quote")
 # A lease not renewed for this long is free: a service killed on another machine blocks nobody for
 # longer. On the same machine a lease whose process is gone is free at once.
 LEASE_FOR = timedelta(minutes=5)
@@ -322,6 +322,7 @@ class App:
         self.catch_up()
         self.sync_our_posts()
         self.listener.check_replies()  # reads the posts the sync just stored
+        self.listener.check_quotes()
         self.snapshot_followers()
         self.find_shares()
         self.work(force_dms=force_dms)
@@ -336,11 +337,15 @@ class App:
         return self.listener.catch_up(on_page=on_page)
 
     def sync_our_posts(self) -> None:
-        """Our own recent posts, for the link-love ratio (rate-limited inside) and the reply check."""
+        """Our own recent posts, for the link-love ratio (rate-limited inside), the reply and quote checks."""
         assert self.me is not None
         replies: dict[str, int] = {}
-        digest.sync_our_posts(self.reader, self.store, self.me.id, self.clock(), replies_seen=replies)
+        quotes: dict[str, int] = {}
+        digest.sync_our_posts(
+            self.reader, self.store, self.me.id, self.clock(), replies_seen=replies, quotes_seen=quotes
+        )
         self.listener.fresh_reply_counts = replies
+        self.listener.fresh_quote_counts = quotes
 
     def snapshot_followers(self) -> None:
         """A slice of the followers scan when one is due (who left is only seen by comparing lists)."""
@@ -381,7 +386,9 @@ class App:
     def send_digest(self, now: datetime) -> SentDigest:
         """Collect a digest and DM it to the approvers now (nothing is sent when nothing is new)."""
         assert self.me is not None, "start() first"
-        items = digest.collect_digest(self.reader, self.store, self.settings, self.me.id, now)
+        items = digest.collect_digest(
+            self.reader, self.store, self.settings, self.me.id, now, never=self._never_digested()
+        )
         if not items:
             LOGGER.info("digest: nothing new to bring to the approvers")
             return SentDigest([], 0, 0)
@@ -396,6 +403,16 @@ class App:
             "digest #%d: %d item(s) in %d of %d DM(s)", items[0].digest_id, len(items), sent, len(messages)
         )
         return SentDigest(items, len(messages), sent)
+
+    def _never_digested(self) -> set[str]:
+        """The approvers and ourselves, as account ids and accts (local and in full): their own posts are
+        no one else's to boost or answer, and we follow the approvers, so home shows them."""
+        assert self.me is not None
+        domain = self.facts.domain
+        accts = [self.me.acct, *(a.acct for a in self.approvers.values())]
+        local = {acct.removesuffix(f"@{domain}") for acct in accts}
+        full = {f"{acct}@{domain}" for acct in local if "@" not in acct}
+        return {self.me.id, *self.approvers, *local, *full}
 
     def send_weekly_summary(self) -> None:
         self.announcer.tell_all(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.core.render import who_they_are
-from bot.model import Draft, DraftContext, StatusEvent
+from bot.model import THEIR_POSTS, Draft, DraftContext, StatusEvent
 from bot.store import Store
 from bot.store.ledger import OWED_MIN_INTERACTIONS, OWED_WINDOW
 
@@ -17,7 +17,7 @@ def draft_context(store: Store, draft: Draft, now: datetime) -> DraftContext | N
     if event is None:
         return None
     quote = link = ""
-    if isinstance(event, StatusEvent) and event.kind in ("mention", "reply"):
+    if isinstance(event, StatusEvent) and event.kind in THEIR_POSTS:
         quote, link = event.status.text, event.status.url
     person = store.person(draft.account_id)
     if person is None:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.instance import InstanceError
-from bot.instance.convert import to_event, to_reply
+from bot.instance.convert import to_event, to_quote, to_reply
 from bot.instance.reader import Reader
 from bot.model import Event
 from bot.store import Store, StoreError
@@ -44,6 +44,9 @@ class Listener:
         self._context_checked: dict[str, datetime] = {}
         # Reply counts the link-love sync read this cycle: a post just seen with none needs no thread read.
         self.fresh_reply_counts: dict[str, int] = {}
+        self._quotes_checked: dict[str, datetime] = {}
+        # … and quote counts (4.5+ statuses carry `quotes_count`; older ones do not, and are read).
+        self.fresh_quote_counts: dict[str, int] = {}
 
     def convert(self, kind: str, data: Mapping[str, Any]) -> Event | None:
         """A stream or poll payload as our event (None for what we do not listen to)."""
@@ -97,18 +100,8 @@ class Listener:
         Bounded: posts of the last week, each at most once an hour, a few per call.
         """
         now = self.clock()
-        since = now - REPLY_CHECK_WINDOW
-        # Our posts as the store knows them: made through Frontrow, or read back from our profile
-        # (the people behind the account write too) by the link-love sync; no request of its own.
-        ours = self.store.sent_status_ids_since(since) + self.store.our_post_ids_since(since)
-        never = datetime.min.replace(tzinfo=now.tzinfo)
         unanswered, self.fresh_reply_counts = self.fresh_reply_counts, {}
-        due = [
-            status_id
-            for status_id in dict.fromkeys(ours)
-            if now - self._context_checked.get(status_id, never) >= REPLY_CHECK_EVERY
-            and unanswered.get(status_id) != 0
-        ]
+        due = self._due_posts(now, self._context_checked, unanswered)
         recorded = 0
         for status_id in due[:max_posts]:
             self._context_checked[status_id] = now
@@ -120,3 +113,39 @@ class Listener:
             for status in replies:
                 recorded += self.record("update", status)
         return recorded
+
+    def check_quotes(self, *, max_posts: int = REPLY_CHECK_MAX_POSTS) -> int:
+        """The safety net under the `quote` notification (4.5+): the quotes of our recent posts.
+
+        A quote read here and the same quote notified are one event ("quote:<status id>"). Bounded like
+        the reply check: posts of the last week, each at most once an hour, a few per call.
+        """
+        now = self.clock()
+        unquoted, self.fresh_quote_counts = self.fresh_quote_counts, {}
+        recorded = 0
+        for status_id in self._due_posts(now, self._quotes_checked, unquoted)[:max_posts]:
+            self._quotes_checked[status_id] = now
+            try:
+                quotes = self.reader.quotes_of(status_id)
+            except InstanceError as exc:  # a deleted post, or a server before 4.5
+                LOGGER.info("could not read the quotes of %s: %s", status_id, exc)
+                continue
+            for status in quotes:
+                event = to_quote(status, self_id=self.self_id, our_status_id=status_id)
+                recorded += event is not None and self.store.record_event(event, self.clock())
+        return recorded
+
+    def _due_posts(
+        self, now: datetime, checked: dict[str, datetime], fresh_counts: dict[str, int]
+    ) -> list[str]:
+        """Our posts of the last week not checked within the hour, but those just read with a count of 0."""
+        since = now - REPLY_CHECK_WINDOW
+        # Our posts as the store knows them: made through Frontrow, or read back from our profile
+        # (the people behind the account write too) by the link-love sync; no request of its own.
+        ours = self.store.sent_status_ids_since(since) + self.store.our_post_ids_since(since)
+        never = datetime.min.replace(tzinfo=now.tzinfo)
+        return [
+            status_id
+            for status_id in dict.fromkeys(ours)
+            if now - checked.get(status_id, never) >= REPLY_CHECK_EVERY and fresh_counts.get(status_id) != 0
+        ]

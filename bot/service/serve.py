@@ -192,6 +192,7 @@ class Service:
         if check_replies:
             app.sync_our_posts()
             recorded = app.listener.check_replies() > 0 or recorded
+            recorded = app.listener.check_quotes() > 0 or recorded
             app.snapshot_followers()
             recorded = app.find_shares() > 0 or recorded
         return recorded or catch_up

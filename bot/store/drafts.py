@@ -167,7 +167,33 @@ class DraftsPart(StoreBase):
                         at=now,
                     )
                 )
+            self._count_our_post(session, row, status_id, now)
             session.commit()
+
+    def _count_our_post(self, session: Any, row: DraftRow, status_id: str, now: datetime) -> None:
+        """What we just posted or boosted counts in the link-love ratio now, not after the next read of our
+        profile (sync_our_posts), which then knows the status and skips it. A DM, a favourite and a follow
+        are no posts of ours."""
+        if row.action not in ("post", "boost") or row.visibility == "direct":
+            return
+        if session.exec(select(OurPostRow.id).where(OurPostRow.status_id == status_id)).first():
+            return  # read back from our profile already (a retried draft found posted)
+        someone = row.account_id or None  # "" for a crowd welcome: nobody's
+        if row.action == "boost":
+            kind, answered, boosted = "boost", None, someone
+        else:
+            kind = "reply" if row.in_reply_to_id and someone else "post"
+            answered, boosted = (someone if row.in_reply_to_id else None), None
+        session.add(
+            OurPostRow(
+                status_id=status_id,
+                created_at=now,
+                visibility="public" if row.action == "boost" else row.visibility,
+                kind=kind,
+                in_reply_to_account_id=answered,
+                reblog_of_account_id=boosted,
+            )
+        )
 
     def hand_back(self, draft_id: int, error: str) -> bool:
         """The instance refused the approved draft: pending again, with the reason, to edit or reject."""

@@ -22,7 +22,7 @@ from bot.store.tables import DraftRow, EventRow, InteractionRow, PersonRow
 # The ledger kinds recorded for each incoming event kind: the word people use (a reblog is a boost).
 THEIR_KIND = {
     kind: word_for(kind)
-    for kind in ("follow", "follow_request", "mention", "reply", "reblog", "favourite", "share")
+    for kind in ("follow", "follow_request", "mention", "reply", "reblog", "favourite", "share", "quote")
 }
 
 

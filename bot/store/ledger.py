@@ -43,9 +43,10 @@ THEIR_WEIGHTS: dict[str, int] = {
     "follow": 1,
     "follow_request": 1,
     "share": 3,  # a link to us or our name in their own post: words, like a mention
+    "quote": 3,  # our post quoted with their words around it (Mastodon 4.5+)
 }
-THEIR_KINDS = ("follow", "follow_request", "mention", "reply", "boost", "favourite", "share")
-OUR_KINDS = ("reply", "thanks", "boost", "favourite", "follow")
+THEIR_KINDS = ("follow", "follow_request", "mention", "reply", "boost", "favourite", "share", "quote")
+OUR_KINDS = ("reply", "thanks", "boost", "favourite", "follow", "quote")
 OWED_WINDOW = timedelta(days=30)
 OWED_MIN_INTERACTIONS = 2
 LINK_LOVE_WINDOW = timedelta(days=30)
@@ -112,10 +113,11 @@ class WindowStats:
     posts: int  # our public and unlisted statuses
     boosts: int  # … that boost someone else
     replies: int  # … that answer someone else
+    quotes: int = 0  # … that quote someone else's post (Mastodon 4.5+)
 
     @property
     def link_love_ratio(self) -> float | None:
-        return (self.boosts + self.replies) / self.posts if self.posts else None
+        return (self.boosts + self.replies + self.quotes) / self.posts if self.posts else None
 
     @property
     def approval_rate(self) -> float | None:
@@ -155,7 +157,8 @@ class Stats:
                 f"posts{suffix}": window.posts,
                 f"boosts{suffix}": window.boosts,
                 f"replies{suffix}": window.replies,
-                f"originals{suffix}": window.posts - window.boosts - window.replies,
+                f"quotes{suffix}": window.quotes,
+                f"originals{suffix}": window.posts - window.boosts - window.replies - window.quotes,
                 f"link_love_ratio{suffix}": window.link_love_ratio,
                 f"approval_rate{suffix}": window.approval_rate,
                 f"new_followers{suffix}": window.theirs.get("follow", 0),
@@ -176,7 +179,8 @@ class Stats:
         week, month = self.week, self.month
         lines = [
             f"Link-love {percent(self.link_love_ratio)} (seed advice: {percent(LINK_LOVE_TARGET)} or more)"
-            f" · 30d: {month.posts} posts, {month.boosts} boosts, {month.replies} replies",
+            f" · 30d: {month.posts} posts, {month.boosts} boosts, {month.replies} replies"
+            + (f", {month.quotes} quotes" if month.quotes else ""),
             f"Approval rate {percent(self.approval_rate)} · drafts 7d {sum(week.drafts.values())}, "
             f"30d {sum(month.drafts.values())}",
         ]
@@ -458,6 +462,7 @@ def _window(session: Session, now: datetime, days: int) -> WindowStats:
         posts=sum(posts.values()),
         boosts=posts.get("boost", 0),
         replies=posts.get("reply", 0),
+        quotes=posts.get("quote", 0),
     )
 
 

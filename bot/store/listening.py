@@ -31,11 +31,12 @@ class OurPost:
     status_id: str
     created_at: datetime
     visibility: str
-    kind: str  # post | reply | boost (see OurPostRow)
+    kind: str  # post | reply | boost | quote (see OurPostRow)
     in_reply_to_account_id: str | None = None
     reblog_of_account_id: str | None = None
     reblog_of_status_id: str | None = None
-    # The person a reply or boost is for, so the ledger records ours with them.
+    quoted_account_id: str | None = None  # whose post a quote quotes (not kept in the table)
+    # The person a reply, boost or quote is for, so the ledger records ours with them.
     person: Account | None = None
     excerpt: str = ""  # the start of its text, to name it ("your post of Tuesday 'We are now…'")
 
@@ -100,7 +101,7 @@ def known_our_posts(store: StoreBase, status_ids: Iterable[str]) -> set[str]:
 
 
 def record_our_posts(store: StoreBase, posts: Sequence[OurPost], now: datetime) -> int:
-    """Remember our statuses (once each); replies and boosts for others also enter the ledger as ours."""
+    """Remember our statuses (once each); replies, boosts and quotes for others enter the ledger as ours."""
     added = 0
     for post in posts:
         with store.session() as session:
@@ -117,10 +118,13 @@ def record_our_posts(store: StoreBase, posts: Sequence[OurPost], now: datetime) 
                     excerpt=post.excerpt,
                 )
             )
-            target = post.reblog_of_account_id if post.kind == "boost" else post.in_reply_to_account_id
-            # Boosts are keyed by their status (as record_ours documents), replies by ours (as mark_sent).
+            target = {"boost": post.reblog_of_account_id, "quote": post.quoted_account_id}.get(
+                post.kind, post.in_reply_to_account_id
+            )
+            # Boosts are keyed by their status (as record_ours documents), replies and quotes by ours
+            # (as mark_sent).
             acted_on = post.reblog_of_status_id if post.kind == "boost" else post.status_id
-            if post.kind in ("boost", "reply") and target and acted_on:
+            if post.kind in ("boost", "reply", "quote") and target and acted_on:
                 if post.person is not None and session.get(PersonRow, (store.owner, target)) is None:
                     session.add(
                         PersonRow(

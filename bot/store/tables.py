@@ -175,7 +175,7 @@ class OurPostRow(SQLModel, table=True):
     status_id: str = Field(index=True)
     created_at: datetime = _ts(index=True)
     visibility: str
-    kind: str  # post | reply | boost; reply and boost only when they are for someone else
+    kind: str  # post | reply | boost | quote; all but post only when they are for someone else
     in_reply_to_account_id: str | None = None
     reblog_of_account_id: str | None = None
     excerpt: str = Field(default="", sa_column_kwargs={"server_default": ""})  # names the post in summaries
