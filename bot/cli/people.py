@@ -201,3 +201,5 @@ def stats_command(as_json: Annotated[bool, typer.Option("--json", help="JSON on 
         f"(seed advice: {ledger.percent(ledger.LINK_LOVE_TARGET)} or more). "
         f"{result.people} people, {result.followers} followers."
     )
+    if result.history is not None:  # a first run started from now; the older history comes in behind
+        typer.echo(result.history.line())

@@ -150,6 +150,8 @@ class App:
             resolve=self._resolve_item,
             commands_since=identity.commands_since,
         )
+        history_reader = Reader(self._history_api())
+        history_reader.include_filtered = reader.include_filtered  # the history has filtered ones too
         notices = InstanceNotices(
             self.store, announcer, max_event_age=lambda: self.settings.listener.max_event_age
         )
@@ -192,7 +194,7 @@ class App:
                 clock=self.clock,
             ),
             "history": History(
-                Reader(self._history_api()),
+                history_reader,
                 self.store,
                 self_id=me.id,
                 approver_ids=lambda: frozenset(self.approvers),
@@ -289,9 +291,9 @@ class App:
             return None
         names = ", ".join(full_acct(acct, self.facts.domain) for acct in self.unfollowing.values())
         return (
-            f"{names}: you do not follow {self._my_acct()}, so Mastodon 4.3+ may file these DMs under "
-            "filtered notifications. Fix: follow it, or stop filtering private mentions from people "
-            "you do not follow in your notification filter settings."
+            f"{names}: you do not follow {self._my_acct()}, so Mastodon 4.3+ may put these DMs in your "
+            "filtered notifications. Fix: follow it, or stop filtering private mentions in your "
+            "notification settings."
         )
 
     def _read_filtered(self, reader: Reader) -> None:
