@@ -53,6 +53,9 @@ class Event:
     id: str
     created_at: datetime
     account: Account
+    # Held back by the account's notification policy (Mastodon 4.3+) and read with include_filtered:
+    # the approvers are told, as the account's own apps would not have shown it.
+    filtered: bool = field(default=False, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -277,6 +280,7 @@ class DraftContext:
     quote: str = ""  # what they wrote ("" for a follow)
     link: str = ""  # their post
     who: str = ""  # "first contact" or "3rd mention in 30 days · follows us since May 2026 · …"
+    filtered: bool = False  # made from a notification the account's notification policy held back
 
 
 @dataclass(frozen=True)

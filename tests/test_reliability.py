@@ -144,12 +144,14 @@ def test_sigkill_while_posting_then_restart_posts_each_draft_once(community: Com
 
 
 def test_sigkill_during_catch_up_then_restart_drafts_each_question_once(community: Community) -> None:
+    store = community.app().store  # signed in: the store reads the bot's rows, as the service writes them
+    # The service ran before the backlog came (a first run would start from the newest page).
+    assert frontrow(community.write_config(), "run", "--once").wait(timeout=60) == 0
     for number in range(30):
         asker = community.person(f"asker{number}")
         asker.api.account_follow(community.bot.id)
         asker.api.status_post(f"@bot question number {number}?")
     config = community.write_config()
-    store = community.app().store  # signed in: the store reads the bot's rows, as the service writes them
     fault(
         community.server,
         match={"methods": ["GET"], "path": "/api/v1/notifications"},
@@ -212,13 +214,14 @@ def test_a_rate_limited_instance_gets_no_429_and_loses_nothing(tmp_path: Path, s
     limited = mock_config(tmp_path, ratelimit={"enabled": True, "limit": 30, "window_seconds": 6})
     with MockServer(config=limited) as server:
         community = Community(server, tmp_path, store_url)
+        app = build_app(community.settings())
+        app.start()
+        app.catch_up()  # the service ran before the talkers came (a first run starts from the newest page)
         talkers = [community.person(f"talker{n}") for n in range(20)]
         for talker in talkers:
             talker.api.account_follow(community.bot.id)
             for number in range(9):
                 talker.api.status_post(f"@bot hello number {number}")
-        app = build_app(community.settings())
-        app.start()
         app.cycle()
         ids = [d.id for d in app.store.pending_drafts()]
         assert len(ids) == 20

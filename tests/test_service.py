@@ -161,6 +161,7 @@ def test_list_with_200_pending_drafts_stays_within_the_hourly_dm_cap(community: 
         )
         ids.append(app.store.save_draft(draft, now))
     app.store.mark_announced(ids, None, now, shown_at=now)  # as if announced earlier: only `list` speaks now
+    app.unfollowing.clear()  # told earlier that alice does not follow the bot (tests/test_filtered.py)
     community.approver.api.status_post("@bot list", visibility="direct")
     app.cycle()
 

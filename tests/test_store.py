@@ -22,6 +22,10 @@ from bot.store.state import (
     CURSOR,
     EXPIRED_UNTOLD,
     HEARTBEAT,
+    HISTORY_BEFORE,
+    HISTORY_DONE,
+    HISTORY_OLDEST,
+    HISTORY_RECORDED,
     KEYS,
     LAST_DRAFT_DM,
     LEASE,
@@ -72,6 +76,10 @@ SAMPLES: dict[str, Any] = {
     STORE_ID.name: "5f1c0a9e2b7d",
     COMMANDS_SINCE.name: NOW - timedelta(days=30),
     LEASE.name: Lease("a1b2", 4242, "host.example", NOW, NOW + timedelta(minutes=5)).dump(),
+    HISTORY_BEFORE.name: "112999999999999001",
+    HISTORY_RECORDED.name: 4962,
+    HISTORY_OLDEST.name: NOW - timedelta(days=400),
+    HISTORY_DONE.name: NOW - timedelta(hours=1),
 }
 
 

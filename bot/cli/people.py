@@ -182,7 +182,8 @@ key with _7d and _30d."""
 def stats_command(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False) -> None:
     from bot.store import ledger, utcnow
 
-    result = ledger.stats(store(), utcnow()).as_json()
+    figures = ledger.stats(store(), utcnow())
+    result = figures.as_json()
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
@@ -215,6 +216,8 @@ def stats_command(as_json: Annotated[bool, typer.Option("--json", help="JSON on 
         f"approval rate {ledger.percent(result['approval_rate'])}. "
         f"{result['people']} people, {result['followers']} followers, as of {minute(result['as_of'])}."
     )
+    if figures.history is not None:  # a first run started from now; the older history comes in behind
+        typer.echo(figures.history.line())
 
 
 RATIOS = ("link_love_ratio", "approval_rate")

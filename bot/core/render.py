@@ -30,6 +30,9 @@ def full_acct(acct: str, domain: str) -> str:
 
 
 QUOTE_CHARS = 140  # of what the person wrote, in a draft's block
+# Under a draft made from a notification the account's policy held back (4.3+): the account's own apps
+# showed it only under "filtered notifications", so the approver may never have seen it.
+FILTERED_NOTE = "filtered by your notification policy: from someone the account does not follow"
 
 
 def draft_block(draft: Draft, domain: str, answer: str = "", *, context: DraftContext | None = None) -> str:
@@ -55,6 +58,8 @@ def draft_block(draft: Draft, domain: str, answer: str = "", *, context: DraftCo
             )
         if context.who:
             lines.append(f"› {safe_text(context.who)}")
+        if context.filtered:
+            lines.append(f"› {FILTERED_NOTE}")
     if draft.error:
         lines.append(f"› the instance refused it: {safe_text(draft.error)}")
     return "\n".join(lines)

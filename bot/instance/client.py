@@ -77,6 +77,12 @@ class Pacer:
         if self.stop.wait(seconds):
             raise ShuttingDown("stopping")
 
+    def share(self, fraction: float) -> Pacer:
+        """A smaller budget inside this one, for background work (the history backfill): at most
+        `fraction` of `limit` per `window`, and every request still waits on this pacer too, so the
+        foreground keeps the rest and the server's own count slows both."""
+        return SharePacer(self, max(int(self.limit * fraction), 1))
+
     def observe(self, headers: Any) -> None:
         """Take the server's own count: remaining requests and when its window resets."""
         try:
@@ -88,6 +94,21 @@ class Pacer:
         with self._lock:
             self._remaining, self._server_limit = remaining, server_limit
             self._reset_at = self.clock() + reset + RESET_MARGIN if reset is not None else None
+
+
+class SharePacer(Pacer):
+    """`Pacer.share`: its own sliding window first, then the whole budget's."""
+
+    def __init__(self, whole: Pacer, limit: int) -> None:
+        super().__init__(limit, whole.window, stop=whole.stop, clock=whole.clock)
+        self.whole = whole
+
+    def wait(self) -> None:
+        super().wait()
+        self.whole.wait()
+
+    def observe(self, headers: Any) -> None:
+        self.whole.observe(headers)  # the server counts one budget for the account
 
 
 def reset_delay(headers: Any, now: float | None = None) -> float | None:
@@ -189,10 +210,21 @@ def connect(
     )
 
 
+# `api_versions.mastodon` (instance_v2) from which notification policies, notification requests and
+# `include_filtered` exist: Mastodon 4.3 answers 2; older servers have no `api_versions` at all.
+FILTERED_NOTIFICATIONS_API = 2
+
+
 @dataclass(frozen=True)
 class InstanceFacts:
     domain: str
     char_limit: int
+    api_version: int = 0  # `api_versions.mastodon`; 0 for a server before 4.3 (or one that does not say)
+
+    @property
+    def filters_notifications(self) -> bool:
+        """Whether the server may hold notifications back under a notification policy (4.3+)."""
+        return self.api_version >= FILTERED_NOTIFICATIONS_API
 
 
 def instance_facts(api: Mastodon, base_url: str) -> InstanceFacts:
@@ -209,7 +241,15 @@ def instance_facts(api: Mastodon, base_url: str) -> InstanceFacts:
         limit = int(info["configuration"]["statuses"]["max_characters"])
     except (KeyError, TypeError, ValueError):
         limit = DEFAULT_CHAR_LIMIT
-    return InstanceFacts(str(info.get("domain") or fallback_domain), limit)
+    return InstanceFacts(str(info.get("domain") or fallback_domain), limit, _api_version(info))
+
+
+def _api_version(info: Any) -> int:
+    versions = info.get("api_versions") if hasattr(info, "get") else None
+    try:
+        return max(int(versions["mastodon"]), 0)  # type: ignore[index]
+    except (KeyError, TypeError, ValueError):
+        return 0
 
 
 def plain_client(base_url: str, access_token: str) -> Mastodon:

@@ -94,8 +94,11 @@ def _to_event(notification: Mapping[str, Any], *, self_id: str, approver_ids: fr
     status = to_status(raw_status) if isinstance(raw_status, Mapping) else None
     created_at = _datetime(notification.get("created_at")) or (status and status.created_at) or UNKNOWN_TIME
 
+    # Mastodon 4.3+ marks what the notification policy held back (read with include_filtered).
+    filtered = notification.get("filtered") is True
+
     def build(cls: type[_E], **extra: Any) -> _E:
-        return cls(id=notification_id, created_at=created_at, account=account, **extra)
+        return cls(id=notification_id, created_at=created_at, account=account, filtered=filtered, **extra)
 
     # Mastodon never notifies us of our own follows or mentions; if something claims so, never engage.
     if account.id == self_id and kind in ("follow", "follow_request", "mention", "reblog", "favourite"):

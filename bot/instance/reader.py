@@ -33,13 +33,22 @@ class Relationship:
     account_id: str
     following: bool
     requested: bool
+    followed_by: bool = False  # they follow us (an approver who does not may find our DMs filtered)
 
 
 class Reader:
-    """Reads through the one paced client; returns plain JSON pages or our own dataclasses."""
+    """Reads through the one paced client; returns plain JSON pages or our own dataclasses.
+
+    Notifications a 4.3+ notification policy holds back are read too (`include_filtered`, switched on
+    by `App.start` from the instance's `api_versions`) and carry `"filtered": true` as Mastodon marks
+    them. A server that filters without marking (mastodon_mock) is told apart by comparing each page
+    with the same page read without them (`compare_filtered`), until it is seen marking one itself.
+    """
 
     def __init__(self, api: Mastodon) -> None:
         self.api = api
+        self.include_filtered = False
+        self.compare_filtered = False
 
     def me(self) -> Account:
         """Our own account; raises Unauthorized for a wrong or revoked token."""
@@ -54,13 +63,74 @@ class Reader:
 
     def relationships(self, account_ids: Sequence[str]) -> list[Relationship]:
         return [
-            Relationship(str(r["id"]), bool(r["following"]), bool(r["requested"]))
+            Relationship(str(r["id"]), bool(r["following"]), bool(r["requested"]), bool(r.get("followed_by")))
             for r in self.api.account_relationships(list(account_ids))
         ]
 
     def notifications_after(self, cursor: str) -> list[Mapping[str, Any]]:
         """The page of notifications just newer than `cursor`, newest first (empty: caught up)."""
-        return list(self.api.notifications(min_id=cursor, limit=PAGE_SIZE))
+        return self._marked_page({"min_id": cursor})
+
+    def newest_notifications(self) -> list[Mapping[str, Any]]:
+        """The newest page of notifications, newest first: where a first run starts."""
+        return self._marked_page({})
+
+    def notifications_before(self, max_id: str) -> list[Mapping[str, Any]]:
+        """The page just older than `max_id`, newest first (empty: the start of the history).
+
+        For the history backfill, which never drafts: filtered ones are read but not told apart."""
+        return self._notifications({"max_id": max_id}, include_filtered=self.include_filtered)
+
+    def notification_policy(self) -> dict[str, str] | None:
+        """The account's notification policy (4.3+: `for_private_mentions` … → accept, filter or drop);
+        None when the server has none or does not say."""
+        try:
+            policy = self._get_json("/api/v2/notifications/policy", {})
+        except MastodonError as exc:  # a token without read:notifications, a server without it
+            LOGGER.info("could not read the notification policy (%s)", exc)
+            return None
+        if not isinstance(policy, Mapping):
+            return None
+        return {k: str(v) for k, v in policy.items() if k.startswith("for_") and isinstance(v, str)}
+
+    def _marked_page(self, paging: dict[str, Any]) -> list[Mapping[str, Any]]:
+        page = self._notifications(paging, include_filtered=self.include_filtered)
+        if any(n.get("filtered") is True for n in page):
+            if self.compare_filtered:
+                LOGGER.info("the instance marks filtered notifications itself; no second read needed")
+            self.compare_filtered = False
+        elif page and self.include_filtered and self.compare_filtered:
+            # The same window without the filtered ones: at most PAGE_SIZE unfiltered notifications lie
+            # in this page's span, and they are the first PAGE_SIZE this read returns, so what is
+            # missing from it was held back by the policy.
+            shown = {str(n.get("id")) for n in self._notifications(paging, include_filtered=False)}
+            page = [n if str(n.get("id")) in shown else {**n, "filtered": True} for n in page]
+        return page
+
+    def _notifications(self, paging: dict[str, Any], *, include_filtered: bool) -> list[Mapping[str, Any]]:
+        """One page of `GET /api/v1/notifications` as plain JSON (Mastodon.py has no include_filtered)."""
+        params = {"limit": PAGE_SIZE, **paging}
+        if include_filtered:
+            params["include_filtered"] = "true"
+        page = self._get_json("/api/v1/notifications", params)
+        return [n for n in page if isinstance(n, Mapping)] if isinstance(page, list) else []
+
+    def _get_json(self, path: str, params: Mapping[str, Any]) -> Any:
+        """GET through the same paced session, with our token; raises the errors of bot.instance.errors."""
+        try:
+            response = self.api.session.get(
+                f"{self.api.api_base_url}{path}",
+                params=params,
+                headers={"Authorization": f"Bearer {self.api.access_token}", "User-Agent": "frontrow"},
+                timeout=self.api.request_timeout,
+            )
+        except requests.RequestException as exc:
+            raise NetworkError(f"{path}: {exc}") from exc
+        _raise_for(response)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ServerError(f"{path}: not JSON") from exc
 
     def silenced(self) -> frozenset[str]:
         """Ids of the accounts we block or mute: never drafted for. Two requests, not one per person."""

@@ -14,6 +14,7 @@ from uuid import uuid4
 
 from bot.config import Approver, Settings
 from bot.core import rules
+from bot.core.render import full_acct
 from bot.instance import InstanceError, NotFound, Unauthorized
 from bot.instance.client import InstanceFacts, Pacer, connect
 from bot.instance.reader import Reader
@@ -24,6 +25,7 @@ from bot.listening.followers import FollowerWatch
 from bot.listening.shares import ShareWatch
 from bot.model import Account, Event
 from bot.service.announce import Announcer
+from bot.service.backfill import HISTORY_SHARE, PAGES_PER_CYCLE, History
 from bot.service.dispatch import CommandLane, Dispatcher, Handler, record_only
 from bot.service.drafting import Drafter
 from bot.service.listen import Listener
@@ -85,6 +87,9 @@ class App:
     _parts: dict[str, Any] = field(default_factory=dict)
     holder: str = field(default_factory=lambda: uuid4().hex)  # this run's name in the store's lease
     _lease: Lease | None = None  # as this run last wrote it
+    # Approvers (account id → acct) who do not follow the bot: our DMs may land in their filtered
+    # notifications (4.3+). Told once, in the next DM, then cleared.
+    unfollowing: dict[str, str] = field(default_factory=dict)
 
     def stop(self) -> None:
         """Stop soon: nothing new is sent, the request in flight finishes, the waiting loop wakes now."""
@@ -106,6 +111,7 @@ class App:
             raise StartupError("mastodon.access_token: the instance refused the token (401)") from exc
         self.me = me
         self.facts = reader.facts(self.settings.mastodon.base_url)
+        self._read_filtered(reader)
         # Several bot accounts may share one database: this one's rows carry its user@instance.
         mastodon = self.settings.mastodon
         self.store.claim(
@@ -144,6 +150,8 @@ class App:
             resolve=self._resolve_item,
             commands_since=identity.commands_since,
         )
+        history_reader = Reader(self._history_api())
+        history_reader.include_filtered = reader.include_filtered  # the history has filtered ones too
         notices = InstanceNotices(
             self.store, announcer, max_event_age=lambda: self.settings.listener.max_event_age
         )
@@ -156,12 +164,14 @@ class App:
         }
         dispatcher = Dispatcher(self.store, self.clock, handlers, rounds=[(drafter.begin, drafter.end)])
         announcer.notices = [
+            self._unfollowing_notice,
             notices.notice,
             drafter.spike_notice,
             self._expiry_notice,
             dispatcher.quarantine_notice,
         ]
         announcer.sent_notices = [
+            self.unfollowing.clear,
             notices.told,
             drafter.spike_told,
             self._expiry_told,
@@ -181,6 +191,13 @@ class App:
                 self.store,
                 me_id=me.id,
                 every=lambda: self.settings.listen.followers_every,
+                clock=self.clock,
+            ),
+            "history": History(
+                history_reader,
+                self.store,
+                self_id=me.id,
+                approver_ids=lambda: frozenset(self.approvers),
                 clock=self.clock,
             ),
             "shares": ShareWatch(
@@ -245,14 +262,64 @@ class App:
         return resolved
 
     def _follow_approvers(self, reader: Reader, writer: Writer) -> None:
-        """Mastodon 4.3+ hides private mentions from accounts we do not follow."""
+        """Mastodon 4.3+ hides private mentions from accounts one does not follow, both ways: we follow
+        the approvers (their commands reach us), and an approver who does not follow us is told."""
         try:
             for relationship in reader.relationships(list(self.approvers)):
                 if not relationship.following and not relationship.requested:
                     writer.follow(relationship.account_id)
                     LOGGER.info("following approver %s so their DMs reach us", relationship.account_id)
+                approver = self.approvers.get(relationship.account_id)
+                if relationship.followed_by or approver is None:
+                    self.unfollowing.pop(relationship.account_id, None)
+                elif relationship.account_id not in self.unfollowing:
+                    self.unfollowing[relationship.account_id] = approver.acct
+                    LOGGER.warning(
+                        "approver %s does not follow %s: on Mastodon 4.3+ our DMs may land in their "
+                        "filtered notifications; they should follow it (or relax their notification policy)",
+                        approver.acct,
+                        self._my_acct(),
+                    )
         except InstanceError as exc:
             LOGGER.warning("could not follow the approvers (%s); their DMs may be filtered", exc)
+
+    def _my_acct(self) -> str:
+        return full_acct(self.me.acct, self.facts.domain) if self.me is not None else "the bot account"
+
+    def _unfollowing_notice(self, now: datetime) -> str | None:
+        if not self.unfollowing:
+            return None
+        names = ", ".join(full_acct(acct, self.facts.domain) for acct in self.unfollowing.values())
+        return (
+            f"{names}: you do not follow {self._my_acct()}, so Mastodon 4.3+ may put these DMs in your "
+            "filtered notifications. Fix: follow it, or stop filtering private mentions in your "
+            "notification settings."
+        )
+
+    def _read_filtered(self, reader: Reader) -> None:
+        """On 4.3+ read the notifications the account's policy holds back too; on older servers there is
+        no policy and the plain read is everything."""
+        if not self.facts.filters_notifications:
+            LOGGER.info("the instance has no notification policies (before Mastodon 4.3): plain reads")
+            return
+        reader.include_filtered = True
+        policy = reader.notification_policy()
+        held = sorted(name for name, value in (policy or {}).items() if value == "filter")
+        # A server that does not mark what it filtered is compared page by page; not needed if nothing is.
+        reader.compare_filtered = policy is None or bool(held)
+        if held:
+            LOGGER.info(
+                "notification policy filters %s: Frontrow reads those too and marks their drafts",
+                ", ".join(held),
+            )
+
+    def _history_api(self) -> Any:
+        """A client for the history backfill that waits on a share of the one pacer (HISTORY_SHARE)."""
+        pacer = getattr(getattr(self.api, "session", None), "pacer", None)
+        if not isinstance(pacer, Pacer):
+            return self.api
+        mastodon = self.settings.mastodon
+        return connect(mastodon.base_url, mastodon.access_token, pacer=pacer.share(HISTORY_SHARE))
 
     def reload(self, settings: Settings) -> list[str]:
         """Take a new, valid config: rules, limits and approvers from the next event on.
@@ -312,6 +379,10 @@ class App:
     def dispatcher(self) -> Dispatcher:
         return self._part("dispatcher")
 
+    @property
+    def history(self) -> History:
+        return self._part("history")
+
     def approver_accts(self) -> list[str]:
         return [a.acct for a in self.approvers.values()]
 
@@ -326,6 +397,15 @@ class App:
         self.snapshot_followers()
         self.find_shares()
         self.work(force_dms=force_dms)
+        self.backfill_history(PAGES_PER_CYCLE)  # after the DMs: a first run's drafts never wait on it
+
+    def backfill_history(self, max_pages: int) -> int:
+        """A few pages of a first run's older history into the ledger (never drafted)."""
+        try:
+            return self.history.step(max_pages)
+        except InstanceError as exc:
+            LOGGER.warning("history backfill paused (%s); it resumes next time", exc)
+            return 0
 
     def catch_up(self) -> int:
         """Read what happened since the cursor; each page is handled while the next one is on its way."""

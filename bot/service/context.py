@@ -21,7 +21,7 @@ def draft_context(store: Store, draft: Draft, now: datetime) -> DraftContext | N
         quote, link = event.status.text, event.status.url
     person = store.person(draft.account_id)
     if person is None:
-        return DraftContext(quote, link)
+        return DraftContext(quote, link, filtered=event.filtered)
     ever = store.interaction_counts(draft.account_id)
     recent = store.interaction_counts(draft.account_id, since=now - OWED_WINDOW)
     theirs_30d, ours_30d = sum(recent["theirs"].values()), sum(recent["ours"].values())
@@ -33,4 +33,4 @@ def draft_context(store: Store, draft: Draft, now: datetime) -> DraftContext | N
         followers=person.followers_count,
         owed=theirs_30d >= OWED_MIN_INTERACTIONS and ours_30d == 0,
     )
-    return DraftContext(quote, link, who)
+    return DraftContext(quote, link, who, filtered=event.filtered)

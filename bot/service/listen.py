@@ -16,7 +16,7 @@ from bot.model import Event
 from bot.store import Store, StoreError
 
 LOGGER = logging.getLogger(__name__)
-# A first start reads the whole history forward; old events are recorded, never drafted for.
+# A first start on an account with no notifications reads everything after this forward.
 START_CURSOR = "0"
 REPLY_CHECK_WINDOW = timedelta(days=7)
 REPLY_CHECK_EVERY = timedelta(hours=1)
@@ -68,6 +68,9 @@ class Listener:
         events) works on it: a backlog costs the instance's time or ours, not the sum of both.
         """
         recorded = 0
+        with self._lock:
+            if self.store.get_cursor() is None:
+                return self._start_from_now(on_page)
         with self._lock, ThreadPoolExecutor(1, thread_name_prefix="catch-up") as ahead:
             cursor = self.store.get_cursor() or START_CURSOR
             pending = ahead.submit(self.reader.notifications_after, cursor)
@@ -93,6 +96,29 @@ class Listener:
         if recorded:
             LOGGER.info("caught up: %d new events", recorded)
         return recorded
+
+    def _start_from_now(self, on_page: Callable[[int], None] | None) -> int:
+        """A first run: the newest page only, drafted as usual; what is older is history, recorded later in
+        the background (bot/service/backfill.py) and never drafted. Nothing more is read now: what
+        arrives meanwhile comes with the stream or the next poll, after the cursor this page leaves."""
+        page = self.reader.newest_notifications()
+        if not page:
+            self.store.set_cursor(START_CURSOR)  # no history: from now on, everything is new
+            return 0
+        events = [self.convert("notification", n) for n in reversed(page)]
+        fresh = self.store.record_events(
+            [e for e in events if e is not None],
+            self.clock(),
+            cursor=str(page[0]["id"]),
+            history_before=str(page[-1]["id"]),
+        )
+        LOGGER.info("first run: %d newest events recorded; older ones are read in the background", fresh)
+        if on_page is not None:
+            try:
+                on_page(fresh)
+            except (InstanceError, StoreError) as exc:
+                LOGGER.warning("working on the first page stopped (%s); the dispatcher retries", exc)
+        return fresh
 
     def check_replies(self, *, max_posts: int = REPLY_CHECK_MAX_POSTS) -> int:
         """Replies that did not mention us raise no notification: read the threads of our recent posts.

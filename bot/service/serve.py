@@ -96,6 +96,7 @@ class Service:
         self._store_down: str | None = None
         self._auth_failed_at: float | None = None
         self._jobs_from: tuple[object, ...] = ()
+        self._history: threading.Thread | None = None  # a first run's older history, read in the background
 
     # --- the loop -----------------------------------------------------------------
 
@@ -120,6 +121,8 @@ class Service:
             LOGGER.info("closing the stream and the jobs")
             self.scheduler.shutdown()
             self._close_stream()
+            if self._history is not None:
+                self._history.join(timeout=5.0)  # the pacer gives up waiting once we stop
             app.release_lease()
         LOGGER.info("stopped")
 
@@ -189,6 +192,7 @@ class Service:
         if catch_up:
             recorded = app.catch_up() > 0 or recorded
             app.expire_drafts()
+            self._backfill_history()
         if check_replies:
             app.sync_our_posts()
             recorded = app.listener.check_replies() > 0 or recorded
@@ -196,6 +200,14 @@ class Service:
             app.snapshot_followers()
             recorded = app.find_shares() > 0 or recorded
         return recorded or catch_up
+
+    def _backfill_history(self) -> None:
+        """A first run's older history, read in its own thread at a share of the rate limit."""
+        if (self._history is None or not self._history.is_alive()) and self.app.history.due():
+            self._history = threading.Thread(
+                target=self.app.history.run, args=(self.app.stopping,), name="history", daemon=True
+            )
+            self._history.start()
 
     def _work_due(self) -> bool:
         return self._due is not None and self.app.clock() >= self._due

@@ -10,13 +10,23 @@ from typing import Any
 
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from bot.model import Event, NewDraft, event_from_json, event_to_json, word_for
 from bot.store.answers import add_offers
 from bot.store.base import NO_SYNC, StoreBase
 from bot.store.people import update_person
-from bot.store.state import CURSOR, put_in
+from bot.store.state import (
+    CURSOR,
+    HISTORY_BEFORE,
+    HISTORY_DONE,
+    HISTORY_OLDEST,
+    HISTORY_RECORDED,
+    HistoryProgress,
+    get_in,
+    history_progress,
+    put_in,
+)
 from bot.store.tables import DraftRow, EventRow, InteractionRow, PersonRow
 
 # The ledger kinds recorded for each incoming event kind: the word people use (a reblog is a boost).
@@ -46,25 +56,81 @@ class EventsPart(StoreBase):
         """Record an event once; False when its notification id was seen before."""
         return self.record_events([event], now) == 1
 
-    def record_events(self, events: Sequence[Event], now: datetime, *, cursor: str | None = None) -> int:
+    def record_events(
+        self,
+        events: Sequence[Event],
+        now: datetime,
+        *,
+        cursor: str | None = None,
+        history_before: str | None = None,
+    ) -> int:
         """Record a page of events in one transaction (with the cursor past them); returns how many were new.
 
         Notification ids are unique keys, so the stream and the poll may deliver the same one safely.
+        `history_before` (a first run's newest page): the older history is to be backfilled below it.
         """
+
+        def mark_history(session: Session, _fresh: int = 0) -> None:
+            if history_before is not None:
+                put_in(session, self.owner, HISTORY_BEFORE, history_before)
+
         try:
-            return self._record(events, now, cursor)
+            return self._record(events, now, cursor, also=mark_history)
         except IntegrityError:  # the stream and the poll raced on the same notification: go one by one
             recorded = 0
             for event in events:
                 with contextlib.suppress(IntegrityError):  # recorded meanwhile by the other path
                     recorded += self._record([event], now, None)
-            if cursor is not None:
-                with self.session() as session:
+            with self.session() as session:
+                if cursor is not None:
                     put_in(session, self.owner, CURSOR, cursor)
-                    session.commit()
+                mark_history(session)
+                session.commit()
             return recorded
 
-    def _record(self, events: Sequence[Event], now: datetime, cursor: str | None) -> int:
+    def record_history(self, events: Sequence[Event], now: datetime, *, before: str | None) -> int:
+        """Record a backfilled page of the older history as already handled (the ledger counts it; it is
+        never drafted for, never run as a command), with the backfill's progress in the same
+        transaction; `before` None: the history is complete. Returns how many were new."""
+
+        def progress(session: Session, fresh: int) -> None:
+            recorded = get_in(session, self.owner, HISTORY_RECORDED) or 0
+            put_in(session, self.owner, HISTORY_RECORDED, recorded + fresh)
+            oldest = min((e.created_at for e in events), default=None)
+            if oldest is not None:
+                put_in(session, self.owner, HISTORY_OLDEST, oldest)
+            if before is None:
+                put_in(session, self.owner, HISTORY_DONE, now)
+            else:
+                put_in(session, self.owner, HISTORY_BEFORE, before)
+
+        try:
+            return self._record(events, now, None, handled=True, also=progress)
+        except IntegrityError:  # a notification the poll recorded meanwhile: go one by one
+            fresh = 0
+            for event in events:
+                with contextlib.suppress(IntegrityError):
+                    fresh += self._record([event], now, None, handled=True)
+            with self.session() as session:
+                progress(session, fresh)
+                session.commit()
+            return fresh
+
+    def history_progress(self) -> HistoryProgress | None:
+        with self.session() as session:
+            return history_progress(session, self.owner)
+
+    def _record(
+        self,
+        events: Sequence[Event],
+        now: datetime,
+        cursor: str | None,
+        *,
+        handled: bool = False,
+        also: Callable[..., None] | None = None,
+    ) -> int:
+        """Insert the new ones; `handled`: as already handled (history); `also(session, fresh)` writes
+        state in the same transaction."""
         with self.session() as session:
             ids = list(dict.fromkeys(event.id for event in events))
             seen = set(
@@ -92,14 +158,17 @@ class EventsPart(StoreBase):
                         created_at=event.created_at,
                         recorded_at=now,
                         payload=event_to_json(event),
+                        handled_at=now if handled else None,
                     )
                 )
                 person = people.get(event.account.id)
+                known = person is not None
                 if person is None:
                     person = people[event.account.id] = PersonRow(
                         owner=self.owner, account_id=event.account.id, acct=event.account.acct, first_seen=now
                     )
-                update_person(person, event.account)
+                if not (handled and known):  # history is older than the profile we know: keep ours
+                    update_person(person, event.account)
                 if event.kind == "follow" and person.follows_us_since is None:
                     person.follows_us_since = event.created_at
                 session.add(person)
@@ -116,6 +185,8 @@ class EventsPart(StoreBase):
                     )
             if cursor is not None:
                 put_in(session, self.owner, CURSOR, cursor)
+            if also is not None:
+                also(session, len(fresh))
             session.commit()
             return len(fresh)
 

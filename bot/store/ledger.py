@@ -32,6 +32,7 @@ from bot.store.listening import (
     save_feed_fetch,
 )
 from bot.store.people import ours_recorded
+from bot.store.state import HistoryProgress, history_progress
 from bot.store.tables import DraftRow, InteractionRow, OurPostRow, PersonRow
 
 # How much each of their interactions counts towards engagement: words weigh more than clicks.
@@ -136,6 +137,7 @@ class Stats:
     followers: int
     # (start, gained, lost) for the last four weeks, oldest first: follows in, departures out.
     weeks: tuple[tuple[datetime, int, int], ...] = ()
+    history: HistoryProgress | None = None  # a first run's backfill of the older notifications
 
     @property
     def link_love_ratio(self) -> float | None:
@@ -168,6 +170,7 @@ class Stats:
                 f"drafts{suffix}": dict(window.drafts),
             }
         out |= {"people": self.people, "followers": self.followers, "as_of": self.as_of.isoformat()}
+        out["history"] = self.history.as_json() if self.history is not None else None
         out["followers_by_week"] = [
             {"week_start": start.isoformat(), "gained": gained, "lost": lost}
             for start, gained, lost in self.weeks
@@ -416,6 +419,7 @@ def stats(store: StoreBase, now: datetime) -> Stats:
         followers = session.exec(
             select(func.count()).select_from(PersonRow).where(col(PersonRow.follows_us_since).is_not(None))
         ).one()
+        history = history_progress(session, store.owner)
     return Stats(
         as_of=now,
         week=week,
@@ -423,6 +427,7 @@ def stats(store: StoreBase, now: datetime) -> Stats:
         people=int(people_count),
         followers=int(followers),
         weeks=tuple(followers_by_week(store, now)),
+        history=history,
     )
 
 

@@ -79,6 +79,12 @@ STORE_ID = _text("store_id")
 # When this store began working for the account: approver DMs written before it are history, not commands.
 COMMANDS_SINCE = _moment("commands_since")
 LEASE = _text("lease")  # the one service working for the account on this store (JSON; see Lease)
+# A first run starts from the newest notifications; the older history is read into the ledger in the
+# background (bot/service/backfill.py), never drafted. It reads older than HISTORY_BEFORE next.
+HISTORY_BEFORE = _text("history_before")
+HISTORY_RECORDED = Key("history_recorded", int, str)  # older notifications recorded so far
+HISTORY_OLDEST = _moment("history_oldest")  # the oldest of them
+HISTORY_DONE = _moment("history_done_at")  # when the backfill reached the start of the history
 KEYS: tuple[Key[Any], ...] = (  # every key, for tests and tools that list the state
     CURSOR,
     PAUSED,
@@ -96,7 +102,32 @@ KEYS: tuple[Key[Any], ...] = (  # every key, for tests and tools that list the s
     STORE_ID,
     COMMANDS_SINCE,
     LEASE,
+    HISTORY_BEFORE,
+    HISTORY_RECORDED,
+    HISTORY_OLDEST,
+    HISTORY_DONE,
 )
+
+
+@dataclass(frozen=True)
+class HistoryProgress:
+    """How far the backfill of the account's older notifications has come (for the log and `stats`)."""
+
+    recorded: int
+    oldest: datetime | None
+    done_at: datetime | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "recorded": self.recorded,
+            "oldest": self.oldest.isoformat() if self.oldest else None,
+            "done": self.done_at is not None,
+        }
+
+    def line(self) -> str:
+        back = f", back to {self.oldest:%Y-%m-%d}" if self.oldest else ""
+        state = "complete" if self.done_at else "in progress"
+        return f"Older history: {state}, {self.recorded} notifications recorded{back} (never drafted)."
 
 
 @dataclass(frozen=True)
@@ -285,6 +316,29 @@ class StatePart(StoreBase):
 
     def last_beat(self) -> datetime | None:
         return self.get(HEARTBEAT)
+
+
+def get_in(session: Session, owner: str, key: Key[T]) -> T | None:
+    """`key` read in `session` (None: unset or unreadable), for a store part that writes it alongside."""
+    row = session.get(StateRow, (owner, key.name))
+    if row is None or row.value == "":
+        return None
+    try:
+        return key.load(row.value)
+    except ValueError:
+        return None
+
+
+def history_progress(session: Session, owner: str) -> HistoryProgress | None:
+    """The backfill's progress; None when this store never started one (it began before first runs
+    started from now, or has not caught up yet)."""
+    if get_in(session, owner, HISTORY_BEFORE) is None and get_in(session, owner, HISTORY_DONE) is None:
+        return None
+    return HistoryProgress(
+        recorded=get_in(session, owner, HISTORY_RECORDED) or 0,
+        oldest=get_in(session, owner, HISTORY_OLDEST),
+        done_at=get_in(session, owner, HISTORY_DONE),
+    )
 
 
 def put_in(session: Session, owner: str, key: Key[T], value: T) -> None:
