@@ -132,6 +132,13 @@ def test_mastodons_own_filtered_flag_marks_the_event() -> None:
     assert not to_event(dm, self_id="0", approver_ids=frozenset()).filtered  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("fixture", ["notification_mention_direct.json", "notification_quote.json"])
+def test_every_event_kind_carries_mastodons_filtered_flag(fixture: str) -> None:
+    marked = json.loads((FIXTURES / fixture).read_text()) | {"filtered": True}
+    event = to_event(marked, self_id="0", approver_ids=frozenset())
+    assert event is not None and event.kind != "other" and event.filtered
+
+
 # --- point 2: approvers who do not follow the bot ------------------------------------------------------
 
 

@@ -130,6 +130,7 @@ def _to_event(notification: Mapping[str, Any], *, self_id: str, approver_ids: fr
             account=account,
             status=status,
             quoted_status_id=quoted_status_id(raw_status) or "",
+            filtered=filtered,
         )
     if kind == "moderation_warning":
         warning = notification.get("moderation_warning")
