@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,7 +20,9 @@ from bot.cli.demo import instance_config
 from bot.config import Settings, settings_from_dict
 from bot.service.app import App, build_app
 from bot.store import utcnow
+from bot.store.base import StoreBase
 from bot.text import html_to_text
+from tests.stores import PgDatabases, replaying_upgrade
 
 # Set by .ci/run when a PostgreSQL server answers; the store-backed tests then run on both stores.
 PG_URL = os.environ.get("FRONTROW_TEST_PG_URL", "")
@@ -174,27 +175,36 @@ def server(tmp_path: Path) -> Iterator[MockServer]:
         yield running
 
 
+@pytest.fixture(scope="session")
+def pg_databases() -> Iterator[PgDatabases]:
+    """This test process's PostgreSQL databases, emptied and reused between tests (tests/stores.py)."""
+    databases = PgDatabases(PG_URL)
+    yield databases
+    databases.close()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty store: a SQLite file, or a new PostgreSQL database when a server is reachable."""
+    """A fresh, empty store: a SQLite file, or an empty PostgreSQL database when a server is reachable."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'frontrow.db'}"
         return
     if not PG_URL:
         pytest.skip("no PostgreSQL server (set FRONTROW_TEST_PG_URL)")
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"frontrow_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    databases: PgDatabases = request.getfixturevalue("pg_databases")
+    url = databases.take()
     try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        databases.give_back(url)
+
+
+@pytest.fixture(autouse=True)
+def _replayed_migrations(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty store gets the newest schema replayed from the session's first real migration
+    (tests/stores.py); tests marked `real_migrations` run Alembic every time."""
+    if request.node.get_closest_marker("real_migrations") is None:
+        monkeypatch.setattr(StoreBase, "upgrade", replaying_upgrade)
 
 
 @pytest.fixture
