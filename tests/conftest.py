@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, settings
 from mastodon import Mastodon
 from mastodon_mock.config import MastodonMockConfig
 from mastodon_mock.testing import MockServer
@@ -26,6 +28,15 @@ from tests.stores import PgDatabases, replaying_upgrade
 
 # Set by .ci/run when a PostgreSQL server answers; the store-backed tests then run on both stores.
 PG_URL = os.environ.get("FRONTROW_TEST_PG_URL", "")
+
+# Hypothesis profiles, chosen by FRONTROW_HYPOTHESIS_PROFILE (default: Hypothesis's own defaults).
+# "ci" (.ci/run sets it) keeps every test's number of examples, since CI is the gate, but drops the
+# per-example deadline and the too-slow health check: on a shared two-core machine running the suite
+# on both cores, an example's wall time says how busy the machine is, not how slow the code is.
+# "quick" is for trying a change locally: 20 examples where a test does not ask for more.
+settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+settings.register_profile("quick", max_examples=20, deadline=None)
+settings.load_profile(os.environ.get("FRONTROW_HYPOTHESIS_PROFILE", "default"))
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
@@ -171,8 +182,18 @@ def to_toml(data: dict[str, Any]) -> str:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[MockServer]:
-    with MockServer(config=mock_config(tmp_path)) as running:
+    running = MockServer(config=mock_config(tmp_path)).start()
+    try:
         yield running
+    finally:
+        stop_soon(running)
+
+
+def stop_soon(server: MockServer) -> None:
+    """Stop a test's server without waiting for it: uvicorn notices the request to exit at its next
+    0.1 s tick and then closes its connections, time the next test need not spend. Each test has its
+    own server (own port, own database file), so one still stopping disturbs no other."""
+    threading.Thread(target=server.stop, name="mock-server-stop", daemon=True).start()
 
 
 @pytest.fixture(scope="session")

@@ -1,21 +1,24 @@
-"""The tests' cheap stores (tests/stores.py): a replayed schema is the migrated one, a reused PostgreSQL
-database comes back empty."""
+"""The test harness: an empty store gets the migrated schema replayed, a reused PostgreSQL database comes
+back empty (tests/stores.py); CI's Hypothesis profile drops deadlines (tests/conftest.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from hypothesis import settings
+from mastodon_mock.testing import MockServer
 from sqlalchemy import create_engine, inspect, text
 from sqlmodel import SQLModel
 
 import tests.stores
 from bot.store import Store
 from bot.store.base import HEAD, StoreBase
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, mock_config, stop_soon, wait_for
 from tests.stores import PgDatabases
 
 
@@ -74,3 +77,21 @@ def test_a_postgresql_database_given_back_is_empty_even_with_a_connection_left_o
     finally:
         engine.dispose()
         store.close()
+
+
+def test_ci_selects_the_hypothesis_profile_without_deadlines() -> None:
+    ci = settings.get_profile("ci")
+    assert ci.deadline is None
+    assert ci.max_examples == settings.get_profile("default").max_examples  # CI is the gate: as thorough
+    ci_script = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
+    assert "export FRONTROW_HYPOTHESIS_PROFILE=ci" in ci_script
+
+
+def test_a_server_stopped_soon_stops_and_frees_its_port(tmp_path: Path) -> None:
+    server = MockServer(config=mock_config(tmp_path)).start()
+    base_url = server.base_url
+    assert httpx.get(f"{base_url}/api/v1/instance").status_code == 200
+    stop_soon(server)
+    wait_for(lambda: not server.started, what="the server to stop")
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{base_url}/api/v1/instance")
