@@ -2,21 +2,27 @@
 
 Pure: no server, no store. Two rule sets: the packaged example config (compiled with
 `bot.config.load_settings` + `bot.core.rules.compile_rules`), and 50 rules (49 mention rules with
-`contains_any` words that rarely match, plus one catch-all at the end). Each figure is the median of
-several timed rounds over the same events.
+`contains_any` words that rarely match, plus one catch-all at the end). Each rule set is timed in
+alternating pairs against a floor (the kind check and one "?" search per event), the order flipping
+every pair; each timed loop repeats the events until it has run at least `--seconds` (1 s), so the
+ratio is not the timer's noise. Prints median and range of the rates and the ratio, the CPU seconds of
+each loop and the load average.
 
-    python bench/rules.py [--events 20000] [--rounds 7]
+    python bench/rules.py [--events 20000] [--pairs 5] [--seconds 1.0]
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.resources
+import math
+import os
 import random
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -110,22 +116,65 @@ def floor_decide(events: Sequence[Event]) -> int:
     return hits
 
 
+def timed_loop(work: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Wall and CPU seconds of `repeats` calls of `work`."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(repeats):
+        work()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def repeats_for(work: Callable[[], object], seconds: float) -> int:
+    """How many calls of `work` take at least `seconds` (so no timed loop is shorter than that)."""
+    once, _ = timed_loop(work, 1)
+    return max(1, math.ceil(seconds / max(once, 1e-9)))
+
+
+@dataclass
+class Measured:
+    """Alternating pairs of match() and the floor over the same events: rates (events/s), CPU, ratios."""
+
+    rates: list[float] = field(default_factory=list)
+    floor_rates: list[float] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)  # floor rate / match rate, pair by pair
+    cpu: list[float] = field(default_factory=list)  # CPU seconds of match() per loop
+    floor_cpu: list[float] = field(default_factory=list)
+    cpu_rates: list[float] = field(default_factory=list)  # events per CPU second of match()
+    drafted: int = 0
+
+
 def throughput(
-    rules: Sequence[Rule], events: Sequence[Event], ctx: Context, rounds: int
-) -> tuple[float, float, int]:
-    """Median events per second of `match` and of the floor, over `rounds` alternating passes each,
-    and how many events got a draft."""
-    drafted = sum(match(rules, event, ctx) is not None for event in events)  # warm-up pass
-    rates, floor_rates = [], []
-    for _ in range(rounds):
-        started = time.perf_counter()
+    rules: Sequence[Rule], events: Sequence[Event], ctx: Context, pairs: int, seconds: float
+) -> Measured:
+    """`pairs` alternating pairs (the order flips every pair) of a match() loop and a floor loop, each
+    repeated over the events until it runs at least `seconds`, so the ratio is not timer noise."""
+
+    def decide() -> None:
         for event in events:
             match(rules, event, ctx)
-        rates.append(len(events) / (time.perf_counter() - started))
-        started = time.perf_counter()
+
+    def floor() -> None:
         floor_decide(events)
-        floor_rates.append(len(events) / (time.perf_counter() - started))
-    return median(rates), median(floor_rates), drafted
+
+    out = Measured(drafted=sum(match(rules, event, ctx) is not None for event in events))  # warm-up
+    repeats = {"match": repeats_for(decide, seconds), "floor": repeats_for(floor, seconds)}
+    for pair in range(pairs):
+        order = ("match", "floor") if pair % 2 == 0 else ("floor", "match")
+        got = {}
+        for name in order:
+            wall, cpu = timed_loop(decide if name == "match" else floor, repeats[name])
+            got[name] = (repeats[name] * len(events) / wall, cpu)
+        out.rates.append(got["match"][0])
+        out.floor_rates.append(got["floor"][0])
+        out.cpu.append(got["match"][1])
+        out.cpu_rates.append(repeats["match"] * len(events) / max(got["match"][1], 1e-9))
+        out.floor_cpu.append(got["floor"][1])
+        out.ratios.append(got["floor"][0] / got["match"][0])
+    return out
+
+
+def spread(values: Sequence[float], fmt: str = ",.0f") -> str:
+    return f"{median(values):{fmt}} ({min(values):{fmt}}–{max(values):{fmt}})"
 
 
 def main() -> None:
@@ -135,7 +184,12 @@ def main() -> None:
     parser.add_argument(
         "--events", type=int, default=20_000, help="synthetic events per pass (default 20000)"
     )
-    parser.add_argument("--rounds", type=int, default=7, help="timed passes; the median counts (default 7)")
+    parser.add_argument(
+        "--pairs", type=int, default=5, help="alternating pairs of match() and the floor (default 5)"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=1.0, help="the least time of each timed loop (default 1.0)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
@@ -144,18 +198,23 @@ def main() -> None:
     ctx = Context(now=NOW, self_id="1")
     rows = []
     results = {}
+    loads = [os.getloadavg()[0]]
     for label, rules in (("example config", example_rules()), ("50 rules", fifty_rules(rng))):
-        rate, floor_rate, drafted = throughput(rules, events, ctx, args.rounds)
+        got = throughput(rules, events, ctx, args.pairs, args.seconds)
+        loads.append(os.getloadavg()[0])
+        rate = median(got.rates)
         results[label] = rate
         target = f">= {TARGET_EVENTS_PER_SECOND:,}" if label == "example config" else ""
         ok = verdict(rate >= TARGET_EVENTS_PER_SECOND) if label == "example config" else ""
         rows.append(
             [
                 f"{label} ({len(rules)} rules)",
-                f"{rate:,.0f}",
-                f"{floor_rate:,.0f}",
-                f"{floor_rate / rate:,.0f}x",
-                f"{drafted / len(events):.0%}",
+                spread(got.rates),
+                spread(got.cpu_rates),
+                spread(got.floor_rates),
+                spread(got.ratios, ",.1f") + " x",
+                f"{median(got.cpu):.2f} / {median(got.floor_cpu):.2f}",
+                f"{got.drafted / len(events):.0%}",
                 target,
                 ok,
             ]
@@ -163,14 +222,27 @@ def main() -> None:
     print(
         table(
             f"Rules engine: {args.events:,} synthetic events (half follows, half mentions), "
-            f"median of {args.rounds} passes",
-            ["rule set", "events/s", "floor events/s", "cost vs floor", "drafted", "target", "verdict"],
+            f"median (range) of {args.pairs} alternating pairs, each loop >= {args.seconds:g} s",
+            [
+                "rule set",
+                "events/s",
+                "events/CPU s",
+                "floor events/s",
+                "cost vs floor",
+                "CPU s/loop (match / floor)",
+                "drafted",
+                "target",
+                "verdict",
+            ],
             rows,
         )
     )
     print("\nfloor: per event only the kind check and one '?' search (what the example's rules decide on),")
-    print("timed in alternation with match() in the same run, as the machine-speed baseline.")
+    print("timed in alternation with match() in the same run (the order flips every pair), as the")
+    print("machine-speed baseline; a CPU time well under the wall time means the machine was busy")
+    print("(then events/CPU s is the steadier figure).")
     print(f"50 rules / example config: {results['50 rules'] / results['example config']:.2f}x the throughput")
+    print(f"load average (1 min) during the run: {min(loads):.2f}–{max(loads):.2f} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, settings
 from mastodon import Mastodon
 from mastodon_mock.config import MastodonMockConfig
 from mastodon_mock.testing import MockServer
@@ -21,10 +22,21 @@ from bot.cli.demo import instance_config
 from bot.config import Settings, settings_from_dict
 from bot.service.app import App, build_app
 from bot.store import utcnow
+from bot.store.base import StoreBase
 from bot.text import html_to_text
+from tests.stores import PgDatabases, replaying_upgrade
 
 # Set by .ci/run when a PostgreSQL server answers; the store-backed tests then run on both stores.
 PG_URL = os.environ.get("FRONTROW_TEST_PG_URL", "")
+
+# Hypothesis profiles, chosen by FRONTROW_HYPOTHESIS_PROFILE (default: Hypothesis's own defaults).
+# "ci" (.ci/run sets it) keeps every test's number of examples, since CI is the gate, but drops the
+# per-example deadline and the too-slow health check: on a shared two-core machine running the suite
+# on both cores, an example's wall time says how busy the machine is, not how slow the code is.
+# "quick" is for trying a change locally: 20 examples where a test does not ask for more.
+settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+settings.register_profile("quick", max_examples=20, deadline=None)
+settings.load_profile(os.environ.get("FRONTROW_HYPOTHESIS_PROFILE", "default"))
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
@@ -50,6 +62,12 @@ class Clock:
 
     def advance(self, delta: timedelta) -> None:
         self.offset += delta
+
+
+# One HTTP client for the harness's own calls to the mock: `httpx.post` makes a client, and with it an
+# SSL context (~25 ms of CPU), per call, and the suite makes thousands of people. No connection is
+# kept: each test's server has its own port, and a port can come back for another test's server.
+LOOPBACK = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0))
 
 
 def mock_config(workdir: Path, **extra: Any) -> MastodonMockConfig:
@@ -86,7 +104,7 @@ class Community:
         self.approver = self.person("alice", display_name="Alice")
 
     def person(self, username: str, **profile: Any) -> Person:
-        made = httpx.post(
+        made = LOOPBACK.post(
             f"{self.server.base_url}/api/v1/_mock/dev_user",
             json={"username": username, "display_name": profile.pop("display_name", username)},
         ).json()
@@ -170,31 +188,50 @@ def to_toml(data: dict[str, Any]) -> str:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[MockServer]:
-    with MockServer(config=mock_config(tmp_path)) as running:
+    running = MockServer(config=mock_config(tmp_path)).start()
+    try:
         yield running
+    finally:
+        stop_soon(running)
+
+
+def stop_soon(server: MockServer) -> None:
+    """Stop a test's server without waiting for it: uvicorn notices the request to exit at its next
+    0.1 s tick and then closes its connections, time the next test need not spend. Each test has its
+    own server (own port, own database file), so one still stopping disturbs no other."""
+    threading.Thread(target=server.stop, name="mock-server-stop", daemon=True).start()
+
+
+@pytest.fixture(scope="session")
+def pg_databases() -> Iterator[PgDatabases]:
+    """This test process's PostgreSQL databases, emptied and reused between tests (tests/stores.py)."""
+    databases = PgDatabases(PG_URL)
+    yield databases
+    databases.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty store: a SQLite file, or a new PostgreSQL database when a server is reachable."""
+    """A fresh, empty store: a SQLite file, or an empty PostgreSQL database when a server is reachable."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'frontrow.db'}"
         return
     if not PG_URL:
         pytest.skip("no PostgreSQL server (set FRONTROW_TEST_PG_URL)")
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"frontrow_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    databases: PgDatabases = request.getfixturevalue("pg_databases")
+    url = databases.take()
     try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        databases.give_back(url)
+
+
+@pytest.fixture(autouse=True)
+def _replayed_migrations(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty store gets the newest schema replayed from the session's first real migration
+    (tests/stores.py); tests marked `real_migrations` run Alembic every time."""
+    if request.node.get_closest_marker("real_migrations") is None:
+        monkeypatch.setattr(StoreBase, "upgrade", replaying_upgrade)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -18,6 +19,9 @@ from sqlmodel import SQLModel
 from bot.model import Account, Follow, event_to_json
 from bot.store import Store
 from tests.conftest import to_toml
+
+# Every store here is migrated by Alembic itself, never from the session's record (tests/stores.py).
+pytestmark = pytest.mark.real_migrations
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 

@@ -220,7 +220,7 @@ def run_demo(once: bool) -> int:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     log = _log_to_file()
-    console.print(f"[dim]Frontrow's log: {log}[/dim]")
+    console.print(f"[dim]Frontrow's log: {log}[/dim]", soft_wrap=True)  # a path is copied: never broken
     try:
         return _run_in(console, once)
     finally:
