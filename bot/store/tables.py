@@ -103,6 +103,33 @@ class InteractionRow(SQLModel, table=True):
     at: datetime = _ts(index=True)
 
 
+def _count() -> Any:
+    return Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class PersonTallyRow(SQLModel, table=True):
+    """Per person, the ledger counted: kept by triggers on `interactions` (migration 0011), never written
+    here. bot/store/ledger.py `people` ranks from it instead of reading every interaction.
+
+    Not in OWNED_TABLES: `claim` moves interactions to an owner and the triggers move their tallies, and
+    the ledger's queries name the owner themselves."""
+
+    __tablename__ = "person_tallies"
+    owner: str = Field(default="", primary_key=True)
+    account_id: str = Field(primary_key=True)
+    # Their interactions of each weighted kind (bot/store/ledger.py THEIR_WEIGHTS), then the totals.
+    theirs_follow: int = _count()
+    theirs_follow_request: int = _count()
+    theirs_mention: int = _count()
+    theirs_reply: int = _count()
+    theirs_boost: int = _count()
+    theirs_favourite: int = _count()
+    theirs_share: int = _count()
+    theirs_total: int = _count()
+    ours_total: int = _count()
+    last_theirs_at: datetime | None = _ts()  # their latest interaction of any kind
+
+
 class DraftRow(SQLModel, table=True):
     __tablename__ = "drafts"
     # One draft per (event, rule): redoing an event after a crash is harmless.
