@@ -318,13 +318,27 @@ def fill_postgres(url: str, source: Path) -> None:
     plain = url.replace("postgresql+psycopg://", "postgresql://")
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     with psycopg.connect(plain) as pg, pg.cursor() as cur:
-        for table, names in COLUMNS.items():
+        # As for SQLite: indexes after the rows, and the tallies copied rather than kept row by row.
+        tables = [*COLUMNS, "person_tallies"]
+        indexes = cur.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = ANY(%s) "
+            "AND indexname NOT IN (SELECT conname FROM pg_constraint)",
+            (tables,),
+        ).fetchall()
+        for name, _ in indexes:
+            cur.execute(f'DROP INDEX "{name}"')
+        cur.execute("ALTER TABLE interactions DISABLE TRIGGER USER")
+        tally_columns = [r[1] for r in src.execute("PRAGMA table_info(person_tallies)")]
+        for table, names in [*COLUMNS.items(), ("person_tallies", tally_columns)]:
             columns = ", ".join(f'"{n}"' for n in names)
             with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in src.execute(f"SELECT {', '.join(names)} FROM {table}"):
                     copy.write_row(row)
             if "id" in names:
                 cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}")
+        cur.execute("ALTER TABLE interactions ENABLE TRIGGER USER")
+        for _, definition in indexes:
+            cur.execute(definition)
         pg.commit()
         pg.autocommit = True
         cur.execute("VACUUM ANALYZE")

@@ -253,18 +253,35 @@ def people(store: StoreBase, now: datetime, mode: Mode = "all", limit: int = 50)
                 .having(func.count() >= OWED_MIN_INTERACTIONS)
                 .subquery()
             )
-            # One set of everyone we gave something back to, not a lookup per person: a correlated
-            # EXISTS made SQLite rescan the window for each candidate (seconds at 1M interactions).
-            gave_back = select(InteractionRow.account_id).where(
-                col(InteractionRow.direction) == "ours", col(InteractionRow.at) >= since
+            # One set of everyone we gave something back to, and of the bots, not a lookup per person: a
+            # correlated EXISTS made SQLite rescan the window for each candidate (seconds at 1M).
+            left_out = (
+                select(InteractionRow.account_id)
+                .where(col(InteractionRow.direction) == "ours", col(InteractionRow.at) >= since)
+                .union_all(select(PersonRow.account_id).where(col(PersonRow.bot).is_(True)))
             )
             score: Any = agg.c.score
-            query = (
-                select(PersonRow, score)
-                .join(agg, agg.c.account_id == col(PersonRow.account_id))
-                .where(agg.c.account_id.not_in(gave_back), col(PersonRow.bot).is_(False))
-                .order_by(score.desc(), agg.c.last_at.desc())
-            )
+
+            def owed(top: int | None) -> Any:
+                # The first `top` ranked from the window alone, and only they joined to people, not all
+                # ~40k candidates at 1M interactions (7% less CPU; counting the window is the rest).
+                ranked = (
+                    select(agg.c.account_id, score.label("score"), agg.c.last_at)
+                    .where(agg.c.account_id.not_in(left_out))
+                    .order_by(score.desc(), agg.c.last_at.desc())
+                    .limit(top)
+                    .subquery()
+                )
+                return session.exec(
+                    select(PersonRow, ranked.c.score)
+                    .join(ranked, ranked.c.account_id == col(PersonRow.account_id))
+                    .order_by(ranked.c.score.desc(), ranked.c.last_at.desc())
+                    .limit(limit)
+                ).all()
+
+            rows = owed(limit)
+            if len(rows) < limit:  # fewer than asked, or someone among them has no people row
+                rows = owed(None)
         else:
             # From the tallies the database keeps (migration 0011), not from every interaction.
             engagement = _tally_engagement()
@@ -302,8 +319,6 @@ def people(store: StoreBase, now: datetime, mode: Mode = "all", limit: int = 50)
                     rows = session.exec(query.limit(limit)).all()
             else:
                 rows = session.exec(query.limit(limit)).all()
-        if mode == "owed":
-            rows = session.exec(query.limit(limit)).all()
         totals = _totals(session, store.owner, [row.account_id for row, _ in rows])
     return _scores(rows, totals)
 
