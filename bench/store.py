@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.store.plain import HEAD, token_fingerprint
+from bot.store.tally_sql import BACKFILL
 
 TARGET_WARM_MS = 300.0
 TARGET_FIRST_RATIO = 2.0
@@ -254,7 +255,7 @@ def build_sqlite(path: Path, people: int, interactions: int, days: int, seed: in
     db.commit()
     if any(kind == "trigger" for kind, _, _ in deferred):
         db.execute("DELETE FROM person_tallies")
-        db.execute(_tally_backfill())
+        db.execute(BACKFILL)
     for _, _, sql in deferred:
         db.execute(sql)
     db.commit()
@@ -270,18 +271,6 @@ def build_sqlite(path: Path, people: int, interactions: int, days: int, seed: in
     ).fetchone()
     db.close()
     return {"now": now.isoformat(), "who": acct, "who_interactions": count}
-
-
-def _tally_backfill() -> str:
-    """The statement migration 0011 counts existing interactions into person_tallies with."""
-    import importlib.util
-
-    source = next((Path(__file__).resolve().parent.parent / "bot/migrations/versions").glob("0011_*.py"))
-    spec = importlib.util.spec_from_file_location("tallies_migration", source)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return str(module.BACKFILL)
 
 
 def cached_sqlite(people: int, interactions: int, days: int, seed: int) -> tuple[Path, dict[str, Any]]:

@@ -449,9 +449,8 @@ def stats(store: StoreBase, now: datetime) -> Stats:
     """Counts over the last 7 and 30 days, approval rate and link-love ratio."""
     with store.session() as session:
         week, month = _windows(session, now, (7, 30))
-        people_count = session.exec(select(func.count()).select_from(PersonRow)).one()
-        followers = session.exec(
-            select(func.count()).select_from(PersonRow).where(col(PersonRow.follows_us_since).is_not(None))
+        people_count, followers = session.exec(
+            select(func.count(), func.count(col(PersonRow.follows_us_since))).select_from(PersonRow)
         ).one()
     return Stats(
         as_of=now,
