@@ -438,7 +438,7 @@ def _scope_to_owner(state: ORMExecuteState) -> None:
 def _owner_criteria(owner: str) -> tuple[Any, ...]:
     """Built once per account: making 13 criteria for every statement cost more than the statement."""
     return tuple(
-        with_loader_criteria(table, lambda row: row.owner == owner, include_aliases=True)
+        with_loader_criteria(table, table.owner == owner, include_aliases=True)  # type: ignore[attr-defined]
         for table in OWNED_TABLES
     )
 
