@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from typer.testing import CliRunner
 
 from bot.cli import cli
@@ -308,3 +308,132 @@ def test_ledger_queries_use_indexes(tmp_path: Any) -> None:
             )
         )
         assert "COVERING INDEX ix_interactions_person_kind" in plan
+
+
+# --- at scale: the tallies and the windows (bench/store.py) -----------------------------------------
+
+TALLIED = ("follow", "follow_request", "mention", "reply", "boost", "favourite", "share")
+
+
+def tallies(store: Store) -> dict[tuple[str, str], tuple[Any, ...]]:
+    with store.engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                f"SELECT owner, account_id, {', '.join(f'theirs_{k}' for k in TALLIED)}, theirs_total, "
+                "ours_total, last_theirs_at FROM person_tallies"
+            )
+        ).all()
+    # A tally counted down to nothing is as good as none.
+    return {(r[0], r[1]): tuple(r[2:]) for r in rows if any(r[2:-1]) or r[-1] is not None}
+
+
+def counted(store: Store) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """The tallies as they should be: counted from the interactions themselves."""
+    with store.engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT owner, account_id, direction, kind, at FROM interactions")
+        ).all()
+    out: dict[tuple[str, str], list[Any]] = {}
+    for owner, who, direction, kind, at in rows:
+        tally = out.setdefault((owner, who), [0] * (len(TALLIED) + 2) + [None])
+        if direction == "theirs":
+            if kind in TALLIED:
+                tally[TALLIED.index(kind)] += 1
+            tally[-3] += 1
+            tally[-1] = at if tally[-1] is None else max(tally[-1], at)
+        elif direction == "ours":
+            tally[-2] += 1
+    return {key: tuple(tally) for key, tally in out.items() if any(tally[:-1]) or tally[-1] is not None}
+
+
+def test_tallies_follow_every_write_to_the_ledger(store: Store) -> None:
+    """person_tallies (migration 0011) is kept by the database: inserts from any code, updates (claim
+    moving rows to an account, a kind corrected by hand), deletes (the latest time read again)."""
+    now = utcnow()
+    feed = Feed(store)
+    fan, friend = account("fan"), account("friend@remote.example")
+    feed(Follow, fan, now - timedelta(days=3))
+    feed(Mention, fan, now - timedelta(days=2))
+    feed(Favourite, fan, now - timedelta(days=1))
+    feed(Reblog, friend, now - timedelta(hours=5))
+    ledger.record_ours(store, fan.id, "boost", "s2", now)
+    store.record_stop(friend.id, "s9", now)  # consent: counted in neither direction
+    assert tallies(store) == counted(store) and tallies(store)
+    store.claim("bot@example.social", "https://example.social", "token", now)  # "" → the account
+    assert tallies(store) == counted(store)
+    assert {owner for owner, _ in tallies(store)} == {"bot@example.social"}
+    with store.engine.begin() as connection:
+        connection.execute(text("UPDATE interactions SET kind = 'reply' WHERE kind = 'mention'"))
+        latest = connection.execute(
+            text("SELECT max(at) FROM interactions WHERE kind = 'favourite'")
+        ).scalar()
+        connection.execute(text("DELETE FROM interactions WHERE kind = 'favourite'"))
+    assert tallies(store) == counted(store)
+    assert all(t[-1] != latest for t in tallies(store).values())  # the deleted one was fan's latest
+
+
+def test_people_ranks_from_the_tallies_ties_and_all(store: Store) -> None:
+    """`people` reads no interaction (1M of them take seconds); ties at the cut go by acct, as before,
+    and a tally without a people row does not take anyone's place."""
+    now = utcnow()
+    feed = Feed(store)
+    at = now - timedelta(days=1)
+    for name in ("cara", "abe", "bea"):  # equal engagement, equal latest time
+        feed(Mention, account(name), at)
+    feed(Mention, account("dan"), at - timedelta(days=1))
+    with store.engine.begin() as connection:  # someone the ledger counts but never met: no people row
+        connection.execute(
+            text(
+                "INSERT INTO interactions (owner, account_id, direction, kind, at) "
+                "VALUES ('', 'ghost', 'theirs', 'mention', :at), ('', 'ghost', 'theirs', 'reply', :at)"
+            ),
+            {"at": at.replace(tzinfo=None)},
+        )
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        statements.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        assert [p.acct for p in ledger.people(store, now, "all", 2)] == ["abe", "bea"]
+        assert [p.acct for p in ledger.people(store, now, "all", 1)] == ["abe"]
+        ranked = ledger.people(store, now, "all", 50)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert [(p.acct, p.score, p.theirs_total, p.ours_total) for p in ranked] == [
+        ("abe", 3.0, 1, 0),
+        ("bea", 3.0, 1, 0),
+        ("cara", 3.0, 1, 0),
+        ("dan", 3.0, 1, 0),
+    ]
+    assert statements and not [s for s in statements if "interactions" in s]
+
+
+def test_stats_reads_only_the_windows_of_the_ledger(tmp_path: Any) -> None:
+    """Each of the stats' ledger queries is a range of an index on `at` (a window), never the whole
+    ledger (SQLite's plan for the statements `stats` runs)."""
+    store = Store(f"sqlite:///{tmp_path / 'stats.db'}")
+    store.upgrade()
+    now = utcnow()
+    Feed(store)(Mention, account("fan"), now - timedelta(days=2))
+    ran: list[tuple[str, Any]] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, parameters: Any, *rest: Any) -> None:
+        if "FROM interactions" in statement:
+            ran.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        result = ledger.stats(store, now)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert result.week.theirs == {"mention": 1} and result.month.theirs == {"mention": 1}
+    assert ran
+    with store.engine.connect() as connection:
+        for statement, parameters in ran:
+            plan = " ".join(
+                str(row[-1])
+                for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+            )
+            assert "COVERING INDEX" in plan and "at>?" in plan, (statement, plan)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -151,3 +152,107 @@ def test_an_unversioned_store_with_accounts_is_adopted_before_event_attempts(sto
         assert "attempts" in {c["name"] for c in inspect(connection).get_columns("events")}
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == head()
     store.close()
+
+
+def schema(store_url: str) -> dict[str, Any]:
+    """Everything of a store's schema that a migration makes: tables, columns (type, nullability,
+    server default), keys, indexes, unique constraints, foreign keys, the triggers, the version."""
+    engine = create_engine(store_url)
+    try:
+        with engine.connect() as connection:
+            found = inspect(connection)
+            out: dict[str, Any] = {}
+            for table in sorted(found.get_table_names()):
+                columns = {
+                    c["name"]: (str(c["type"]), c["nullable"], str(c.get("default")).strip("'()"))
+                    for c in found.get_columns(table)
+                }
+                out[table] = {
+                    "columns": columns,
+                    "pk": found.get_pk_constraint(table)["constrained_columns"],
+                    "indexes": sorted(
+                        (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                        for i in found.get_indexes(table)
+                    ),
+                    "unique": sorted(
+                        (u["name"], tuple(u["column_names"])) for u in found.get_unique_constraints(table)
+                    ),
+                    "fks": sorted(
+                        (tuple(f["constrained_columns"]), f["referred_table"])
+                        for f in found.get_foreign_keys(table)
+                    ),
+                }
+            if connection.dialect.name == "postgresql":
+                triggers = connection.execute(
+                    text(
+                        "SELECT trigger_name, event_manipulation, action_statement, action_timing "
+                        "FROM information_schema.triggers ORDER BY 1, 2"
+                    )
+                ).all()
+                body = connection.execute(
+                    text("SELECT prosrc FROM pg_proc WHERE proname = 'frontrow_person_tally'")
+                ).all()
+                out["triggers"] = [tuple(t) for t in triggers] + [tuple(b) for b in body]
+            else:
+                rows = connection.execute(
+                    text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+                ).all()
+                out["triggers"] = [(name, " ".join(sql.split())) for name, sql in rows]
+            out["version"] = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    finally:
+        engine.dispose()
+    return out
+
+
+def empty(store_url: str) -> None:
+    """Drop everything a store has, so the same database can be made again another way."""
+    engine = create_engine(store_url)
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        else:
+            for name in inspect(connection).get_table_names():
+                connection.execute(text(f'DROP TABLE "{name}"'))
+    engine.dispose()
+
+
+def test_a_new_store_is_made_without_alembic_exactly_as_the_migrations_make_it(store_url: str) -> None:
+    """A fresh store is created from the models and stamped at head (no alembic, no mako: run --once on
+    a new store stays small, see bench/catchup.py); it equals a store migrated from nothing."""
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from bot.store import Store; Store(sys.argv[1]).upgrade(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))",
+            store_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.strip() == "[]"
+    created = schema(store_url)
+    empty(store_url)
+    engine = create_engine(store_url)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "head")
+    engine.dispose()
+    migrated = schema(store_url)
+    assert created["triggers"] and created["version"] == head()
+    for table in sorted(set(created) | set(migrated)):
+        assert created.get(table) == migrated.get(table), table
+    # …and it works: a tally follows an interaction.
+    store = Store(store_url)
+    store.upgrade()  # at head: nothing to do
+    with store.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO interactions (owner, account_id, direction, kind, at) "
+                "VALUES ('', 'a1', 'theirs', 'mention', :at)"
+            ),
+            {"at": datetime.now(UTC).replace(tzinfo=None)},
+        )
+        assert connection.execute(text("SELECT theirs_mention FROM person_tallies")).scalar() == 1

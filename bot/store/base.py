@@ -29,7 +29,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session, col, create_engine, select
 
 from bot.store.plain import HEAD, NoStore, StoreError, StoreOpenError, token_fingerprint
-from bot.store.tables import OWNED_TABLES, AccountRow
+from bot.store.tables import OWNED_TABLES, AccountRow, all_tables
+from bot.store.tally_sql import create_triggers
 
 # Bulk updates in our short sessions: no loaded rows to keep in step, so skip SQLAlchemy's evaluation.
 NO_SYNC = {"synchronize_session": False}
@@ -180,11 +181,17 @@ class StoreBase:
         return on_instance[0] if len(on_instance) == 1 else ""
 
     def upgrade(self) -> None:
-        """Migrate the schema to the newest revision (Alembic; see bot/migrations).
+        """Migrate the schema to the newest revision (Alembic; see bot/migrations). A database with no
+        tables yet is created from the models and stamped at the newest revision, without Alembic.
 
         Raises StoreError when the store cannot be written, or is at a revision this version does not
         know (a newer Frontrow migrated it).
         """
+        with self._translated(), self.engine.begin() as connection:
+            if not inspect(connection).get_table_names():
+                _create_at_head(connection)
+                return
+        # Alembic (and mako under it, ~15 MB and 0.3 s) only for a store that has tables already.
         from alembic import command
         from alembic.config import Config
         from alembic.util.exc import CommandError
@@ -216,6 +223,25 @@ class StoreBase:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _create_at_head(connection: Any) -> None:
+    """A new store made from the models as the migrations would make it, and stamped at HEAD.
+
+    The tables and indexes of bot/store/tables.py, the tally triggers (bot/store/tally_sql.py) and
+    Alembic's version table, in one transaction; tests/test_migrations.py checks that the result equals
+    a store migrated from nothing, on SQLite and PostgreSQL.
+    """
+    tables = all_tables()
+    tables[0].metadata.create_all(connection, tables=tables)
+    for statement in create_triggers(connection.dialect.name):
+        connection.exec_driver_sql(statement)
+    # As Alembic makes it (its name for the primary key included), so later migrations find it.
+    connection.exec_driver_sql(
+        "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+        "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+    )
+    connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:head)"), {"head": HEAD})
 
 
 def _schema_version(connection: Any) -> str | None:

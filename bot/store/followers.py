@@ -6,8 +6,9 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import and_, case, delete, func
 from sqlmodel import col, select
 
 from bot.model import Follower
@@ -259,28 +260,36 @@ def followers_by_week(store: StoreBase, now: datetime, weeks: int = 4) -> list[t
     """(week start, gained, lost) for the last `weeks` seven-day windows ending now, oldest first.
 
     Gained: follow notifications; lost: departures (severed ones included: the followers are gone).
+    Counted in SQL, a sum per week over the window's rows (reading ~10k follow times at 1M
+    interactions into Python cost more than all the other stats together, bench/store.py).
     """
     start = now - timedelta(days=7 * weeks)
+    begins = [start + timedelta(days=7 * index) for index in range(weeks)]
+
+    def per_week(column: Any) -> list[Any]:
+        # The last week has no end: a clock a little behind the service's still counts what it wrote.
+        return [
+            func.coalesce(
+                func.sum(case((and_(column >= begin, column < begin + timedelta(days=7)), 1), else_=0))
+                if index < weeks - 1
+                else func.sum(case((column >= begin, 1), else_=0)),
+                0,
+            )
+            for index, begin in enumerate(begins)
+        ]
+
     with store.session() as session:
         gained = session.exec(
-            select(InteractionRow.at).where(
+            select(*per_week(col(InteractionRow.at))).where(
                 InteractionRow.direction == "theirs",
                 InteractionRow.kind == "follow",
                 col(InteractionRow.at) >= start,
             )
-        ).all()
+        ).one()
         lost = session.exec(
-            select(DepartureRow.noticed_at).where(col(DepartureRow.noticed_at) >= start)
-        ).all()
-    out = []
-    for index in range(weeks):
-        begin = start + timedelta(days=7 * index)
-        # The last week has no end: a clock a little behind the service's still counts what it wrote.
-        end = begin + timedelta(days=7) if index < weeks - 1 else datetime.max.replace(tzinfo=begin.tzinfo)
-        out.append(
-            (begin, sum(1 for at in gained if begin <= at < end), sum(1 for at in lost if begin <= at < end))
-        )
-    return out
+            select(*per_week(col(DepartureRow.noticed_at))).where(col(DepartureRow.noticed_at) >= start)
+        ).one()
+    return [(begin, int(g), int(lost_)) for begin, g, lost_ in zip(begins, gained, lost, strict=True)]
 
 
 def lost_since(store: StoreBase, since: datetime) -> int:

@@ -6,7 +6,7 @@ import functools
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, UniqueConstraint, event
+from sqlalchemy import Column, DateTime, Index, UniqueConstraint, event, false
 from sqlalchemy.orm import ORMExecuteState, with_loader_criteria
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel
@@ -33,6 +33,19 @@ def _ts(*, index: bool = False, nullable: bool = True) -> Any:
     return Field(default=None, sa_column=Column(UTCDateTime(), index=index, nullable=nullable))
 
 
+# Server defaults (owner "", drafts.action "post", …) are the ones the migrations gave the columns they
+# added to tables with rows: a new store made from these models (bot/store/base.py) must equal a migrated one.
+
+
+def _empty(**kwargs: Any) -> Any:
+    """A text column that is "" unless given, in Python and in the database."""
+    return Field(default="", sa_column_kwargs={"server_default": ""}, **kwargs)
+
+
+def _given(value: Any, server: Any) -> Any:
+    return Field(default=value, sa_column_kwargs={"server_default": server})
+
+
 class EventRow(SQLModel, table=True):
     __tablename__ = "events"
     __table_args__ = (
@@ -42,7 +55,9 @@ class EventRow(SQLModel, table=True):
         Index("ix_events_owner_unhandled", "owner", "handled_at", "quarantined_at", "kind", "id"),
     )
     id: int | None = Field(default=None, primary_key=True)
-    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
+    owner: str = Field(
+        default="", sa_column_kwargs={"server_default": ""}
+    )  # the bot account the row belongs to (leads the indexes that need it)
     # The notification id (or "status:<id>" for replies seen on the stream): the dedup key.
     notification_id: str = Field(index=True)
     kind: str
@@ -62,7 +77,9 @@ class EventRow(SQLModel, table=True):
 
 class PersonRow(SQLModel, table=True):
     __tablename__ = "people"
-    owner: str = Field(default="", primary_key=True)  # the bot account the row belongs to
+    owner: str = Field(
+        default="", primary_key=True, sa_column_kwargs={"server_default": ""}
+    )  # the bot account the row belongs to
     account_id: str = Field(primary_key=True)
     acct: str = Field(index=True)
     display_name: str = ""
@@ -76,7 +93,9 @@ class PersonRow(SQLModel, table=True):
 class NoteRow(SQLModel, table=True):
     __tablename__ = "notes"
     id: int | None = Field(default=None, primary_key=True)
-    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
+    owner: str = Field(
+        default="", sa_column_kwargs={"server_default": ""}
+    )  # the bot account the row belongs to (leads the indexes that need it)
     account_id: str = Field(index=True)
     text: str
     created_at: datetime = _ts()
@@ -95,7 +114,9 @@ class InteractionRow(SQLModel, table=True):
         Index("ix_interactions_status", "owner", "status_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
-    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
+    owner: str = Field(
+        default="", sa_column_kwargs={"server_default": ""}
+    )  # the bot account the row belongs to (leads the indexes that need it)
     account_id: str
     direction: str  # "theirs" | "ours"
     kind: str
@@ -103,12 +124,41 @@ class InteractionRow(SQLModel, table=True):
     at: datetime = _ts(index=True)
 
 
+def _count() -> Any:
+    return Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class PersonTallyRow(SQLModel, table=True):
+    """Per person, the ledger counted: kept by triggers on `interactions` (migration 0011), never written
+    here. bot/store/ledger.py `people` ranks from it instead of reading every interaction.
+
+    Not in OWNED_TABLES: `claim` moves interactions to an owner and the triggers move their tallies, and
+    the ledger's queries name the owner themselves."""
+
+    __tablename__ = "person_tallies"
+    owner: str = Field(default="", primary_key=True)
+    account_id: str = Field(primary_key=True)
+    # Their interactions of each weighted kind (bot/store/ledger.py THEIR_WEIGHTS), then the totals.
+    theirs_follow: int = _count()
+    theirs_follow_request: int = _count()
+    theirs_mention: int = _count()
+    theirs_reply: int = _count()
+    theirs_boost: int = _count()
+    theirs_favourite: int = _count()
+    theirs_share: int = _count()
+    theirs_total: int = _count()
+    ours_total: int = _count()
+    last_theirs_at: datetime | None = _ts()  # their latest interaction of any kind
+
+
 class DraftRow(SQLModel, table=True):
     __tablename__ = "drafts"
     # One draft per (event, rule): redoing an event after a crash is harmless.
     __table_args__ = (UniqueConstraint("event_id", "rule", name="uq_drafts_event_rule"),)
     id: int | None = Field(default=None, primary_key=True)
-    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
+    owner: str = Field(
+        default="", sa_column_kwargs={"server_default": ""}
+    )  # the bot account the row belongs to (leads the indexes that need it)
     event_id: int | None = Field(default=None, foreign_key="events.id")
     rule: str
     account_id: str = Field(index=True)
@@ -119,8 +169,12 @@ class DraftRow(SQLModel, table=True):
     spoiler_text: str = ""
     text: str
     template: str = ""
-    action: str = "post"  # post | boost | favourite
-    triage: int = 2  # order for the approver: 0 questions, 1 people we know, 2 first contacts, 3 thanks
+    action: str = Field(
+        default="post", sa_column_kwargs={"server_default": "post"}
+    )  # post | boost | favourite
+    triage: int = Field(
+        default=2, sa_column_kwargs={"server_default": "2"}
+    )  # order for the approver: 0 questions, 1 people we know, 2 first contacts, 3 thanks
     thread_key: str | None = Field(default=None, index=True)  # the conversation a reply belongs to
     state: str = Field(default="pending", index=True)
     created_at: datetime = _ts()
@@ -141,7 +195,9 @@ class DraftMessageRow(SQLModel, table=True):
 
     __tablename__ = "draft_messages"
     id: int | None = Field(default=None, primary_key=True)
-    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
+    owner: str = Field(
+        default="", sa_column_kwargs={"server_default": ""}
+    )  # the bot account the row belongs to (leads the indexes that need it)
     dm_status_id: str = Field(index=True)
     draft_id: int
 
@@ -151,13 +207,17 @@ class DmLogRow(SQLModel, table=True):
 
     __tablename__ = "dm_log"
     id: int | None = Field(default=None, primary_key=True)
-    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
+    owner: str = Field(
+        default="", sa_column_kwargs={"server_default": ""}
+    )  # the bot account the row belongs to (leads the indexes that need it)
     at: datetime = _ts(index=True)
 
 
 class StateRow(SQLModel, table=True):
     __tablename__ = "state"
-    owner: str = Field(default="", primary_key=True)  # the bot account the row belongs to
+    owner: str = Field(
+        default="", primary_key=True, sa_column_kwargs={"server_default": ""}
+    )  # the bot account the row belongs to
     key: str = Field(primary_key=True)
     value: str
 
@@ -171,14 +231,16 @@ class OurPostRow(SQLModel, table=True):
     __tablename__ = "our_posts"
     __table_args__ = (UniqueConstraint("owner", "status_id", name="uq_our_posts_status"),)
     id: int | None = Field(default=None, primary_key=True)
-    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
+    owner: str = Field(
+        default="", sa_column_kwargs={"server_default": ""}
+    )  # the bot account the row belongs to (leads the indexes that need it)
     status_id: str = Field(index=True)
     created_at: datetime = _ts(index=True)
     visibility: str
     kind: str  # post | reply | boost | quote; all but post only when they are for someone else
     in_reply_to_account_id: str | None = None
     reblog_of_account_id: str | None = None
-    excerpt: str = Field(default="", sa_column_kwargs={"server_default": ""})  # names the post in summaries
+    excerpt: str = _empty()  # names the post in summaries
 
 
 class DigestRow(SQLModel, table=True):
@@ -186,7 +248,9 @@ class DigestRow(SQLModel, table=True):
 
     __tablename__ = "digests"
     id: int | None = Field(default=None, primary_key=True)
-    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
+    owner: str = Field(
+        default="", sa_column_kwargs={"server_default": ""}
+    )  # the bot account the row belongs to (leads the indexes that need it)
     created_at: datetime = _ts(index=True)
 
 
@@ -194,7 +258,9 @@ class DigestItemRow(SQLModel, table=True):
     __tablename__ = "digest_items"
     __table_args__ = (UniqueConstraint("digest_id", "number", name="uq_digest_items_number"),)
     id: int | None = Field(default=None, primary_key=True)
-    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
+    owner: str = Field(
+        default="", sa_column_kwargs={"server_default": ""}
+    )  # the bot account the row belongs to (leads the indexes that need it)
     digest_id: int = Field(foreign_key="digests.id")
     number: int
     status_id: str | None = Field(default=None, index=True)  # on our instance; None for a feed entry
@@ -206,14 +272,16 @@ class DigestItemRow(SQLModel, table=True):
     source: str = "home"  # home | list:<name> | watch | feed | recommended
     created_at: datetime = _ts()  # when the post was written
     # For a recommendation: who led us to them and how ("alice@example.social boosted").
-    via: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    via: str = _empty()
 
 
 class FeedStateRow(SQLModel, table=True):
     """Per public feed: the validators for conditional GET and when we may ask again."""
 
     __tablename__ = "feed_state"
-    owner: str = Field(default="", primary_key=True)  # the bot account the row belongs to
+    owner: str = Field(
+        default="", primary_key=True, sa_column_kwargs={"server_default": ""}
+    )  # the bot account the row belongs to
     url: str = Field(primary_key=True)
     acct: str = ""
     title: str = ""
@@ -230,7 +298,9 @@ class FeedEntryRow(SQLModel, table=True):
     __tablename__ = "feed_entries"
     __table_args__ = (UniqueConstraint("owner", "feed_url", "entry_id", name="uq_feed_entries_entry"),)
     id: int | None = Field(default=None, primary_key=True)
-    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
+    owner: str = Field(
+        default="", sa_column_kwargs={"server_default": ""}
+    )  # the bot account the row belongs to (leads the indexes that need it)
     feed_url: str
     entry_id: str
     acct: str
@@ -289,15 +359,19 @@ class DraftOfferRow(SQLModel, table=True):
     __tablename__ = "draft_offers"
     __table_args__ = (UniqueConstraint("owner", "draft_id", "rank", name="uq_draft_offers_rank"),)
     id: int | None = Field(default=None, primary_key=True)
-    owner: str = ""  # the bot account the row belongs to (leads the indexes that need it)
+    owner: str = Field(
+        default="", sa_column_kwargs={"server_default": ""}
+    )  # the bot account the row belongs to (leads the indexes that need it)
     draft_id: int = Field(index=True)
     rank: int
     source: str  # template | knowledge | learned | reply
-    entry: str = ""  # knowledge:<name> | learned:<id> | reply:<id>
-    label: str = ""
-    score: float = 0.0
+    entry: str = Field(
+        default="", sa_column_kwargs={"server_default": ""}
+    )  # knowledge:<name> | learned:<id> | reply:<id>
+    label: str = _empty()
+    score: float = _given(0.0, "0")
     text: str
-    chosen: bool = False
+    chosen: bool = _given(False, false())
 
 
 class AnswerRow(SQLModel, table=True):
@@ -305,12 +379,16 @@ class AnswerRow(SQLModel, table=True):
 
     __tablename__ = "answers"
     id: int | None = Field(default=None, primary_key=True)
-    owner: str = Field(default="", index=True)  # the bot account the row belongs to
+    owner: str = Field(
+        default="", index=True, sa_column_kwargs={"server_default": ""}
+    )  # the bot account the row belongs to
     kind: str  # reply (remembered when approved) | learned (`learn 12`)
     question: str  # the post it answered, as plain text
     text: str  # the answer as a template: the person's name as {name}
     language: str | None = None
-    person: str = ""  # whom we answered (display name, cleaned), for "as you answered Rita on 3 May"
+    person: str = Field(
+        default="", sa_column_kwargs={"server_default": ""}
+    )  # whom we answered (display name, cleaned), for "as you answered Rita on 3 May"
     answered_at: datetime = _ts()
     draft_id: int | None = Field(default=None, index=True)
 
@@ -360,7 +438,7 @@ def _scope_to_owner(state: ORMExecuteState) -> None:
 def _owner_criteria(owner: str) -> tuple[Any, ...]:
     """Built once per account: making 13 criteria for every statement cost more than the statement."""
     return tuple(
-        with_loader_criteria(table, lambda row: row.owner == owner, include_aliases=True)
+        with_loader_criteria(table, table.owner == owner, include_aliases=True)  # type: ignore[attr-defined]
         for table in OWNED_TABLES
     )
 
@@ -373,3 +451,8 @@ def _stamp_owner(session: Session, context: Any, instances: Any) -> None:
     for row in session.new:
         if isinstance(row, OWNED_TABLES) and not row.owner:  # type: ignore[attr-defined]
             row.owner = owner
+
+
+def all_tables() -> list[Any]:
+    """Every table of the store, for creating a new one from the models (bot/store/base.py)."""
+    return [row.__table__ for row in (*OWNED_TABLES, AccountRow, PersonTallyRow)]  # type: ignore[attr-defined]
