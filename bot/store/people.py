@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import case, func, update
 from sqlmodel import Session, col, select
 
 from bot.model import Account, Person, PersonHistory, Reblog
@@ -160,6 +160,25 @@ class PeoplePart(StoreBase):
         for direction, kind, count in rows:
             out.setdefault(direction, {})[kind] = count
         return out
+
+    def interaction_counts_ever_and_since(
+        self, account_id: str, since: datetime
+    ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+        """`interaction_counts` ever and since `since` in one statement (each draft DM shows both)."""
+        recent_count = func.sum(case((col(InteractionRow.at) >= since, 1), else_=0))
+        with self.session() as session:
+            rows = session.exec(
+                select(InteractionRow.direction, InteractionRow.kind, func.count(), recent_count)
+                .where(InteractionRow.account_id == account_id)
+                .group_by(InteractionRow.direction, InteractionRow.kind)
+            ).all()
+        ever: dict[str, dict[str, int]] = {"theirs": {}, "ours": {}}
+        recent: dict[str, dict[str, int]] = {"theirs": {}, "ours": {}}
+        for direction, kind, count, since_count in rows:
+            ever.setdefault(direction, {})[kind] = count
+            if since_count:
+                recent.setdefault(direction, {})[kind] = int(since_count)
+        return ever, recent
 
     def departures_of(self, account_id: str) -> list[DepartureRecord]:
         """When this person stopped following us, newest first (as bot/store/quick.py reads it too)."""
