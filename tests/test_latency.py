@@ -12,20 +12,23 @@ from sqlalchemy import event
 from bot.model import Account
 from bot.service.app import App
 from bot.store import InteractionRow, Store
+from bot.store.state import LAST_DRAFT_DM
 from tests.conftest import Community
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 class Statements:
-    """The SQL statements the store runs inside a `with` block."""
+    """The SQL statements the store runs inside a `with` block (and their parameters, in `params`)."""
 
     def __init__(self, app: App) -> None:
         self.engine = app.store.engine
         self.seen: list[str] = []
+        self.params: list[Any] = []
 
-    def _seen(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+    def _seen(self, conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
         self.seen.append(" ".join(statement.split()))
+        self.params.append(parameters)
 
     def __enter__(self) -> list[str]:
         event.listen(self.engine, "before_cursor_execute", self._seen)
@@ -35,9 +38,9 @@ class Statements:
         event.remove(self.engine, "before_cursor_execute", self._seen)
 
 
-def drafted_question(community: Community) -> App:
+def drafted_question(community: Community, **sections: Any) -> App:
     """A service that has recorded and drafted one question, its draft DM not sent yet."""
-    app = community.app()
+    app = community.app(**sections)
     app.cycle()  # the first run: from now on
     fan = community.person("fan", display_name="Fan")
     fan.api.status_post("@bot how does this work?")
@@ -99,3 +102,26 @@ def test_counts_ever_and_since_are_the_two_separate_counts(store_url: str) -> No
         assert empty == ({"theirs": {}, "ours": {}}, {"theirs": {}, "ours": {}})
     finally:
         store.close()
+
+
+def test_without_a_batch_window_the_last_draft_dm_time_is_not_read(community: Community) -> None:
+    app = drafted_question(community, approval={"batch_window": "0s"})
+    recorder = Statements(app)
+    with recorder:
+        app.announcer.announce(force=False)
+    assert app.store.drafts_to_announce() == []  # sent at once
+    sent = next(i for i, s in enumerate(recorder.seen) if s.startswith("INSERT INTO dm_log"))
+    read = [  # before the DM went out (writing the time afterwards reads its row)
+        s
+        for s, p in zip(recorder.seen[:sent], recorder.params[:sent], strict=True)
+        if "FROM state" in s and "last_draft_dm_at" in str(p)
+    ]
+    assert read == []
+    assert app.store.get(LAST_DRAFT_DM) is not None  # still written: a window set later counts from it
+
+
+def test_inside_a_batch_window_a_new_draft_waits(community: Community) -> None:
+    app = drafted_question(community, approval={"batch_window": "10m"})
+    app.store.put(LAST_DRAFT_DM, app.clock())
+    app.announcer.announce(force=False)
+    assert [d.rule for d in app.store.drafts_to_announce()] == ["answer-questions"]

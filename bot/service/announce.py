@@ -134,9 +134,11 @@ class Announcer:
         notices = [n for n in (notice(now) for notice in self.notices) if n]
         if not drafts and not notices:
             return
-        last = self.store.get(LAST_DRAFT_DM)
-        if not force and budget.in_batch_window(now, last, self.approval.batch_window):
-            return  # inside the batch window: gather, send when it ends
+        window = self.approval.batch_window
+        # Without a window (or forced) nothing waits: the last DM's time is not read at all.
+        if not force and window > timedelta(0):
+            if budget.in_batch_window(now, self.store.get(LAST_DRAFT_DM), window):
+                return  # inside the batch window: gather, send when it ends
         allowed = self.allowance("notice")
         if allowed <= 0:
             return
