@@ -125,3 +125,28 @@ def test_inside_a_batch_window_a_new_draft_waits(community: Community) -> None:
     app.store.put(LAST_DRAFT_DM, app.clock())
     app.announcer.announce(force=False)
     assert [d.rule for d in app.store.drafts_to_announce()] == ["answer-questions"]
+
+
+def test_reads_by_a_key_that_names_the_owner_carry_no_second_owner_condition(store_url: str) -> None:
+    store = Store.open(store_url)
+    try:
+        for owner in ("other@else.example", "bot@one.example"):  # two accounts share the store
+            store.claim(owner, f"https://{owner.split('@')[1]}", "token", NOW)
+            store.remember_person(Account(id="7", acct="fan", username="fan", display_name=owner), NOW)
+            store.put(LAST_DRAFT_DM, NOW if owner.startswith("bot") else NOW - timedelta(days=1))
+        seen: list[str] = []
+
+        def statement(conn: Any, cursor: Any, text: str, *args: Any) -> None:
+            seen.append(" ".join(text.split()))
+
+        event.listen(store.engine, "before_cursor_execute", statement)
+        try:
+            assert store.get(LAST_DRAFT_DM) == NOW  # still this account's own row
+            person = store.person("7")
+            assert person is not None and person.display_name == "bot@one.example"
+        finally:
+            event.remove(store.engine, "before_cursor_execute", statement)
+        assert len(seen) == 2, seen
+        assert all(s.count(".owner = ") == 1 for s in seen), seen
+    finally:
+        store.close()

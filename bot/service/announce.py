@@ -136,9 +136,9 @@ class Announcer:
             return
         window = self.approval.batch_window
         # Without a window (or forced) nothing waits: the last DM's time is not read at all.
-        if not force and window > timedelta(0):
-            if budget.in_batch_window(now, self.store.get(LAST_DRAFT_DM), window):
-                return  # inside the batch window: gather, send when it ends
+        waits = not force and window > timedelta(0)
+        if waits and budget.in_batch_window(now, self.store.get(LAST_DRAFT_DM), window):
+            return  # inside the batch window: gather, send when it ends
         allowed = self.allowance("notice")
         if allowed <= 0:
             return

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from bot.model import Account, Person, PersonHistory, Reblog
 from bot.store.base import NO_SYNC, StoreBase
 from bot.store.plain import DepartureRecord
-from bot.store.tables import DraftRow, EventRow, InteractionRow, NoteRow, PersonRow
+from bot.store.tables import OWNER_IN_KEY, DraftRow, EventRow, InteractionRow, NoteRow, PersonRow
 
 # A person's word about us, kept beside the interactions but counted in none of them.
 CONSENT = "consent"
@@ -58,7 +58,7 @@ class PeoplePart(StoreBase):
     """People: remembered as they appear, looked up by acct or id, with their notes and history."""
 
     def _touch_person(self, session: Session, account: Account, now: datetime) -> None:
-        row = session.get(PersonRow, (self.owner, account.id))
+        row = session.get(PersonRow, (self.owner, account.id), execution_options=OWNER_IN_KEY)
         if row is None:
             row = PersonRow(owner=self.owner, account_id=account.id, acct=account.acct, first_seen=now)
         update_person(row, account)
@@ -69,7 +69,7 @@ class PeoplePart(StoreBase):
         with self.session() as session:
             self._touch_person(session, account, now)
             if we_follow is not None:
-                row = session.get(PersonRow, (self.owner, account.id))
+                row = session.get(PersonRow, (self.owner, account.id), execution_options=OWNER_IN_KEY)
                 assert row is not None
                 row.we_follow = we_follow
             session.commit()
@@ -83,7 +83,7 @@ class PeoplePart(StoreBase):
             acct = person_acct(acct_or_id, self.owner.partition("@")[2], web_host)
             # By id, then the exact acct (indexed), and only then the slow case-insensitive scan.
             row = (
-                session.get(PersonRow, (self.owner, acct_or_id.strip()))
+                session.get(PersonRow, (self.owner, acct_or_id.strip()), execution_options=OWNER_IN_KEY)
                 or session.exec(select(PersonRow).where(PersonRow.acct == acct)).first()
                 or session.exec(select(PersonRow).where(func.lower(PersonRow.acct) == acct.lower())).first()
             )
