@@ -1,5 +1,6 @@
 """`frontrow who` end to end against `frontrow --help`, side by side in one run; and the import of
-the service entry (`import bot.service.serve`) in the same rounds.
+the service entry (`import bot.service.serve`) in the same rounds, beside `python -c pass`, `import mastodon`
+and `import bot.service.app` (what `frontrow run` then loads in build_app).
 
 A store command should answer about as fast as the help: `who` ≤ 1.5 × `--help` (median of
 alternating pairs, the order flipping every pair, after one warm-up of each). Prints the median and
@@ -65,6 +66,11 @@ def main() -> None:
             "--help": [FRONTROW, "--help"],
             "who fan": [FRONTROW, "--config", str(config), "who", "fan"],
             "import service": [sys.executable, "-c", "import bot.service.serve"],
+            # Baselines of the import (issue 15, target 4): the interpreter alone, and Mastodon.py.
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "import mastodon": [sys.executable, "-c", "import mastodon"],
+            # What `frontrow run` loads at first use (build_app): deferred, not gone.
+            "import app": [sys.executable, "-c", "import bot.service.app"],
         }
         walls: dict[str, list[float]] = {name: [] for name in runs}
         cpus: dict[str, list[float]] = {name: [] for name in runs}
@@ -107,6 +113,12 @@ def main() -> None:
             f"import bot.service.serve: median {imported:.3f} s, CPU {median(cpus['import service']):.3f} s, "
             f"target ≤ {IMPORT_TARGET} s: {verdict(imported <= IMPORT_TARGET)}"
         )
+        for name in ("python -c pass", "import mastodon", "import app"):
+            ratios = [w / b for w, b in zip(walls["import service"], walls[name], strict=True)]
+            print(
+                f"import bot.service.serve / {name}: wall {median(ratios):.2f} "
+                f"({min(ratios):.2f}–{max(ratios):.2f}), CPU {median(cpus[name]):.3f} s for {name}"
+            )
         print(
             f"load average (1 min) during the run: {min(loads):.2f}–{max(loads):.2f} on {os.cpu_count()} CPUs"
         )

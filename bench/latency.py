@@ -1,4 +1,4 @@
-"""Mention → draft DM latency in streaming mode: p50 and p95 over 200 mentions.
+"""Mention → draft DM latency in streaming mode, p50 and p95, against a two-hop baseline in the same run.
 
 Starts mastodon_mock on loopback (file-backed SQLite in a temp folder) and `frontrow run` (the service,
 streaming) as a child process with the packaged example config, except: `approval.batch_window = "0s"`
@@ -9,21 +9,27 @@ and comes from its own account whose display name carries a unique token; the ap
 the next is posted once the previous one's DM has arrived (plus a short gap).
 
 Latency = from just before the mention is posted to the DM arriving on the approver's stream.
-Baseline in the same run: a DM posted straight to the approver by another account, post → arrival on
-the same stream (the mock's own delivery time; Frontrow's path has two such hops plus its own work).
+Baseline in the same run (issue 15, target 4: p50 and p95 ≤ 1.15 × it): bench/_relay.py, a second
+process on another account's user stream that answers each mention with a DM to the approver, the
+same two hops (mention → stream, DM → the approver's stream) without Frontrow's work. Rounds of
+`--per-round` mentions to each alternate, the order flipping every round; both processes run all
+along, each idle while the other is measured. Printed: p50/p95 of each over all rounds, the ratio
+pooled and per round (median and range), each process's CPU seconds per mention, the load average.
 
-    python bench/latency.py [--mentions 200] [--gap 0.05]
+    python bench/latency.py [--rounds 5] [--per-round 20] [--gap 0.05]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +55,8 @@ from mastodon import Mastodon
 from mastodon.streaming import StreamListener
 
 TARGET_P95_SECONDS = 2.0
+TARGET_RATIO = 1.15  # Frontrow's p50 and p95 against the two-hop baseline's
 WARMUPS = 3
-BASELINE_DMS = 50
 
 
 class DmWatch(StreamListener):
@@ -130,26 +136,78 @@ def ask(
     return (None if arrived is None else arrived - started), posted
 
 
-def baseline(api: Api, relay: User, approver: User, watch: DmWatch, count: int, gap: float) -> list[float]:
-    """The mock's own post → stream delivery: DMs straight to the approver from another account."""
-    out = []
-    for i in range(count):
-        token = f"B{i:03d}Z"
-        since = watch.count()
-        started = time.perf_counter()
-        api.post(relay, f"@{approver.username} hello ({token})", visibility="direct")
-        arrived = watch.wait_for(token, relay.id, since, 10)
-        if arrived is not None:
-            out.append(arrived - started)
-        time.sleep(gap)
-    return out
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_relay(base_url: str, relay: User, approver: User, log: Path) -> subprocess.Popen[bytes]:
+    argv = [PYTHON, str(REPO_ROOT / "bench" / "_relay.py"), base_url, relay.token, approver.username]
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child_env()
+        )
+
+
+class Side:
+    """One of the two answerers: its account, its process, its askers, and what was measured."""
+
+    def __init__(self, name: str, account: User, letter: str, count: int, warm: str) -> None:
+        self.name, self.account = name, account
+        self.tokens = [f"{warm}{i:03d}Z" for i in range(WARMUPS)] + [
+            f"{letter}{i:03d}Z" for i in range(count)
+        ]
+        self.askers: list[User] = []
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = Path()
+        self.latencies: list[float] = []
+        self.rounds: list[list[float]] = []
+        self.post_times: list[float] = []
+        self.misses = 0
+        self.cpu = 0.0
+        self.next = WARMUPS
+
+    def warm_up(self, api: Api, watch: DmWatch, gap: float) -> None:
+        # The first one may be picked up by Frontrow's start-up catch-up rather than the stream.
+        for who, token in zip(self.askers[:WARMUPS], self.tokens[:WARMUPS], strict=True):
+            latency, _ = ask(api, who, self.account, watch, token, 60)
+            if latency is None:
+                raise SystemExit(
+                    f"no DM from {self.name} for a warm-up mention; its log:\n"
+                    f"{self.log.read_text(errors='replace')[-3000:]}"
+                )
+            time.sleep(gap)
+
+    def round(self, api: Api, watch: DmWatch, count: int, gap: float, timeout: float) -> None:
+        assert self.proc is not None
+        cpu_before = cpu_seconds(self.proc.pid)
+        measured: list[float] = []
+        for who, token in zip(
+            self.askers[self.next : self.next + count],
+            self.tokens[self.next : self.next + count],
+            strict=True,
+        ):
+            latency, posted = ask(api, who, self.account, watch, token, timeout)
+            self.post_times.append(posted)
+            if latency is None:
+                self.misses += 1
+                measured.append(float("inf"))
+            else:
+                measured.append(latency)
+                self.latencies.append(latency)
+            time.sleep(gap)
+        self.next += count
+        self.cpu += cpu_seconds(self.proc.pid) - cpu_before
+        self.rounds.append(measured)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--mentions", type=int, default=200, help="measured mentions (default 200)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
+    parser.add_argument("--per-round", type=int, default=20, help="mentions per side per round (default 20)")
     parser.add_argument("--gap", type=float, default=0.05, help="seconds between a DM and the next mention")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for one DM (a miss)")
     parser.add_argument(
@@ -158,19 +216,24 @@ def main() -> None:
         help="listener.poll_interval (the example's 60s; shorter makes catch-up polls overlap)",
     )
     args = parser.parse_args()
+    count = args.rounds * args.per_round
 
     with tempfile.TemporaryDirectory(prefix="frontrow-bench-latency-") as tmp:
         workdir = Path(tmp)
         with CountingMockServer(workdir) as server:
             api = Api(server.base_url)
             stream = None
-            proc = None
+            frontrow = Side("Frontrow", api.user("bot", "Frontrow Bot"), "Q", count, "W")
+            relay = Side("relay", api.user("relay", "Relay Bot"), "R", count, "V")
+            sides = (frontrow, relay)
+            loads: list[float] = []
+            requests: Any = None
             try:
-                bot = api.user("bot", "Frontrow Bot")
                 approver = api.user("alice", "Alice")
-                relay = api.user("relay", "Relay")
-                tokens = [f"W{i:03d}Z" for i in range(WARMUPS)] + [f"Q{i:03d}Z" for i in range(args.mentions)]
-                askers = parallel([lambda t=t: api.user(f"asker_{t.lower()}", f"Asker {t}") for t in tokens])
+                for side in sides:
+                    side.askers = parallel(
+                        [lambda t=t: api.user(f"asker_{t.lower()}", f"Asker {t}") for t in side.tokens]
+                    )
 
                 watch = DmWatch()
                 approver_api = Mastodon(
@@ -180,13 +243,11 @@ def main() -> None:
                 if not watch.connected.wait(10):
                     raise SystemExit("the approver's stream did not connect")
 
-                base = baseline(api, relay, approver, watch, BASELINE_DMS, args.gap)
-
                 config = write_config(
                     workdir / "config.toml",
                     frontrow_config(
                         server.base_url,
-                        bot.token,
+                        frontrow.account.token,
                         f"sqlite:///{workdir / 'frontrow.db'}",
                         approver.username,
                         approval={"batch_window": "0s", "max_dms_per_hour": 100_000},
@@ -194,86 +255,88 @@ def main() -> None:
                         listener={"streaming": True, "poll_interval": args.poll_interval},
                     ),
                 )
-                log = workdir / "frontrow.log"
-                proc = start_frontrow(config, log)
-                # Warm-ups: the first one may be picked up by the start-up catch-up rather than the stream.
-                for who, token in zip(askers[:WARMUPS], tokens[:WARMUPS], strict=True):
-                    latency, _ = ask(api, who, bot, watch, token, 60)
-                    if latency is None:
-                        stop(proc)
-                        raise SystemExit(
-                            f"no draft DM for a warm-up mention; Frontrow's log:\n"
-                            f"{log.read_text(errors='replace')[-3000:]}"
-                        )
-                    time.sleep(args.gap)
+                frontrow.log, relay.log = workdir / "frontrow.log", workdir / "relay.log"
+                frontrow.proc = start_frontrow(config, frontrow.log)
+                relay.proc = start_relay(server.base_url, relay.account, approver, relay.log)
+                for side in sides:
+                    side.warm_up(api, watch, args.gap)
 
-                before = server.counter.snapshot()
-                latencies: list[float] = []
-                post_times: list[float] = []
-                misses = 0
-                started = time.perf_counter()
-                for who, token in zip(askers[WARMUPS:], tokens[WARMUPS:], strict=True):
-                    latency, posted = ask(api, who, bot, watch, token, args.timeout)
-                    post_times.append(posted)
-                    if latency is None:
-                        misses += 1
-                    else:
-                        latencies.append(latency)
-                    time.sleep(args.gap)
-                elapsed = time.perf_counter() - started
-                requests = diff(server.counter.snapshot(), before)
+                requests = Counter[tuple[str, str]]()
+                loads.append(os.getloadavg()[0])
+                for number in range(args.rounds):
+                    for side in sides if number % 2 == 0 else reversed(sides):
+                        before = server.counter.snapshot()
+                        side.round(api, watch, args.per_round, args.gap, args.timeout)
+                        if side is frontrow:
+                            requests.update(diff(server.counter.snapshot(), before))
+                    loads.append(os.getloadavg()[0])
             finally:
-                if proc is not None:
-                    code = stop(proc)
-                    if code not in (0, -signal.SIGTERM):
-                        print(f"WARNING: frontrow exited with {code}")
+                for side in sides:
+                    if side.proc is not None:
+                        code = stop(side.proc)
+                        if code not in (0, -signal.SIGTERM):
+                            print(f"WARNING: {side.name} exited with {code}")
                 if stream is not None:
                     stream.close()
                 api.close()
 
-    report(args, latencies, misses, post_times, base, elapsed, requests)
+    report(args, frontrow, relay, loads, requests)
 
 
-def report(
-    args: argparse.Namespace,
-    latencies: list[float],
-    misses: int,
-    post_times: list[float],
-    base: list[float],
-    elapsed: float,
-    requests: Any,
-) -> None:
-    ms = lambda s: f"{s * 1000:.0f}"  # noqa: E731
+def report(args: argparse.Namespace, frontrow: Side, relay: Side, loads: list[float], requests: Any) -> None:
+    ms = lambda s: "inf" if s == float("inf") else f"{s * 1000:.0f}"  # noqa: E731
+    count = args.rounds * args.per_round
     # A miss counts as an infinitely late DM, so it can only push the percentiles up.
-    counted = latencies + [float("inf")] * misses
-    p50, p95 = percentile(counted, 50), percentile(counted, 95)
-    b50, b95 = percentile(base, 50), percentile(base, 95)
-    frontrow_requests = {k: v for k, v in requests.items() if not k[1].startswith("/api/v1/_mock")}
+    pooled = {side.name: [x for r in side.rounds for x in r] for side in (frontrow, relay)}
+    p50, p95 = percentile(pooled["Frontrow"], 50), percentile(pooled["Frontrow"], 95)
+    b50, b95 = percentile(pooled["relay"], 50), percentile(pooled["relay"], 95)
+    r50 = [percentile(f, 50) / percentile(b, 50) for f, b in zip(frontrow.rounds, relay.rounds, strict=True)]
+    r95 = [percentile(f, 95) / percentile(b, 95) for f, b in zip(frontrow.rounds, relay.rounds, strict=True)]
     # The bench's own calls (the askers' posts) are in the count too: take them out.
-    ours = requests.get(("POST", "/api/v1/statuses"), 0) - args.mentions
-    bot_requests = sum(frontrow_requests.values()) - args.mentions
+    bot_requests = sum(v for k, v in requests.items() if not k[1].startswith("/api/v1/_mock")) - count
+    ours = requests.get(("POST", "/api/v1/statuses"), 0) - count
     rows = [
-        ["mentions (misses)", f"{args.mentions} ({misses})", "", ""],
-        ["p50 ms", ms(p50), "", ""],
+        ["mentions each (misses)", f"{count} ({frontrow.misses})", f"{count} ({relay.misses})", "", ""],
+        ["p50 ms", ms(p50), ms(b50), "", ""],
         [
             "p95 ms",
-            ms(p95) if p95 != float("inf") else "inf",
+            ms(p95),
+            ms(b95),
             f"<= {TARGET_P95_SECONDS * 1000:.0f}",
             verdict(p95 <= TARGET_P95_SECONDS),
         ],
-        ["max ms", ms(max(counted)) if counted else "-", "", ""],
-        ["mean ms", ms(sum(latencies) / len(latencies)) if latencies else "-", "", ""],
-        ["baseline p50 / p95 ms (mock DM delivery)", f"{ms(b50)} / {ms(b95)}", "", ""],
-        ["p50 / baseline p50", f"{p50 / b50:.1f}x", "", ""],
-        ["posting a mention (client call), median ms", ms(median(post_times)), "", ""],
-        ["Frontrow requests per mention", f"{bot_requests / args.mentions:.2f} ({ours} DMs posted)", "", ""],
-        ["wall time of the measured run s", f"{elapsed:.1f}", "", ""],
+        ["max ms", ms(max(pooled["Frontrow"])), ms(max(pooled["relay"])), "", ""],
+        [
+            "p50 / baseline p50",
+            f"{p50 / b50:.2f}x",
+            f"rounds {median(r50):.2f} ({min(r50):.2f}-{max(r50):.2f})",
+            f"<= {TARGET_RATIO}",
+            verdict(p50 / b50 <= TARGET_RATIO),
+        ],
+        [
+            "p95 / baseline p95",
+            f"{p95 / b95:.2f}x",
+            f"rounds {median(r95):.2f} ({min(r95):.2f}-{max(r95):.2f})",
+            f"<= {TARGET_RATIO}",
+            verdict(p95 / b95 <= TARGET_RATIO),
+        ],
+        ["CPU ms per mention (process)", ms(frontrow.cpu / count), ms(relay.cpu / count), "", ""],
+        [
+            "posting a mention (client call), median ms",
+            ms(median(frontrow.post_times)),
+            ms(median(relay.post_times)),
+            "",
+            "",
+        ],
+        ["Frontrow requests per mention", f"{bot_requests / count:.2f} ({ours} DMs posted)", "", "", ""],
+        ["load average (1 min)", f"{min(loads):.2f}-{max(loads):.2f} on {os.cpu_count()} CPUs", "", "", ""],
     ]
     print(
         table(
             f"Mention -> draft DM latency, streaming, batch_window 0s, poll_interval {args.poll_interval}, "
-            f"{args.mentions} mentions one at a time ({args.gap * 1000:.0f} ms gap)",
-            ["figure", "value", "target", "verdict"],
+            f"{args.rounds} alternating rounds of {args.per_round} mentions one at a time "
+            f"({args.gap * 1000:.0f} ms gap)",
+            ["figure", "Frontrow", "two-hop baseline", "target", "verdict"],
             rows,
         )
     )

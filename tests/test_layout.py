@@ -151,3 +151,18 @@ def test_the_service_entry_loads_no_feed_html_or_migration_library() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_the_service_entry_loads_no_orm_config_model_instance_client_or_scheduler() -> None:
+    """A fresh `import bot.service.serve` loads none of SQLAlchemy/SQLModel, pydantic, Mastodon.py
+    (with requests) or APScheduler (issue 15, target 4: the import ≤ 0.9 s; `frontrow health` needs
+    only `healthy`): the loop imports them where it first uses them, once build_app has loaded them."""
+    probe = (
+        "import sys\n"
+        "import bot.service.serve\n"
+        "heavy = ('sqlalchemy', 'sqlmodel', 'pydantic', 'mastodon', 'requests', 'apscheduler')\n"
+        "print(' '.join(m for m in heavy if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""

@@ -70,10 +70,13 @@ class Announcer:
         cap = self.approval.max_dms_per_hour
         if kind != "reply":
             cap -= cap // 4
+        dms_last_hour, statuses_last_3h = self.store.dm_budget_counts(
+            now - timedelta(hours=1), now - timedelta(hours=3)
+        )
         return budget.dms_allowed(
             max_dms_per_hour=cap,
-            dms_last_hour=self.store.count_dms_since(now - timedelta(hours=1)),
-            statuses_last_3h=self.statuses_since(now - timedelta(hours=3)),
+            dms_last_hour=dms_last_hour,
+            statuses_last_3h=statuses_last_3h,
             wanted=MAX_REPLY_DMS if kind == "reply" else MAX_DMS_PER_ROUND,
         )
 
@@ -87,6 +90,10 @@ class Announcer:
                 "approval.max_dms_per_hour reached: a %s DM waits (%d characters)", kind, len(text)
             )
             return None
+        return self._post(to, text, in_reply_to_id=in_reply_to_id)
+
+    def _post(self, to: Sequence[str], text: str, *, in_reply_to_id: str | None = None) -> Posted | None:
+        """One DM the caller has already found room for in the budget (None: the instance refused)."""
         try:
             dm = self.writer.dm(to, text, in_reply_to_id=in_reply_to_id)
         except InstanceError as exc:
@@ -127,8 +134,10 @@ class Announcer:
         notices = [n for n in (notice(now) for notice in self.notices) if n]
         if not drafts and not notices:
             return
-        last = self.store.get(LAST_DRAFT_DM)
-        if not force and budget.in_batch_window(now, last, self.approval.batch_window):
+        window = self.approval.batch_window
+        # Without a window (or forced) nothing waits: the last DM's time is not read at all.
+        waits = not force and window > timedelta(0)
+        if waits and budget.in_batch_window(now, self.store.get(LAST_DRAFT_DM), window):
             return  # inside the batch window: gather, send when it ends
         allowed = self.allowance("notice")
         if allowed <= 0:
@@ -144,7 +153,8 @@ class Announcer:
         messages, left = render.pack("", blocks, self.room, max_messages=allowed, more=more_drafts)
         shown_at = now
         for message in messages:
-            dm = self.send(self.approvers(), message.text, kind="notice")
+            # `allowed` bounded the messages packed: no second look at the budget before each one.
+            dm = self._post(self.approvers(), message.text)
             if dm is None:
                 return
             # The instance's own time of the DM: an approver's command is compared with it.

@@ -22,8 +22,7 @@ def draft_context(store: Store, draft: Draft, now: datetime) -> DraftContext | N
     person = store.person(draft.account_id)
     if person is None:
         return DraftContext(quote, link, filtered=event.filtered)
-    ever = store.interaction_counts(draft.account_id)
-    recent = store.interaction_counts(draft.account_id, since=now - OWED_WINDOW)
+    ever, recent = store.interaction_counts_ever_and_since(draft.account_id, now - OWED_WINDOW)
     theirs_30d, ours_30d = sum(recent["theirs"].values()), sum(recent["ours"].values())
     who = who_they_are(
         kind=event.kind,

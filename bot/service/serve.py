@@ -1,4 +1,10 @@
-"""Service (serve): the long-lived loop — waits on work, outlives faults, reloads the config, beats."""
+"""Service (serve): the long-lived loop — waits on work, outlives faults, reloads the config, beats.
+
+`frontrow run` calls `serve` with the App that `build_app` wired; `frontrow health` calls `healthy`.
+Importing this module loads none of SQLAlchemy, pydantic, Mastodon.py or APScheduler (issue 15: the
+service entry's import ≤ 0.9 s, and `health`, run every half minute by Docker, needs none of them):
+the names below that come from those layers are imported where the loop first uses them.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.config import ConfigError, Settings
-from bot.instance import InstanceError, Unauthorized
-from bot.instance.stream import Stream, StreamInbox
-from bot.service.app import App, StartupError
-from bot.service.jobs import Scheduler, job_keys, schedule
-from bot.store import StoreError
-from bot.store.state import UNHEALTHY
+from bot.store import StoreError  # bot.store.plain: no ORM
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.instance import Unauthorized
+    from bot.service.app import App
 
 LOGGER = logging.getLogger(__name__)
 HEARTBEAT_EVERY = 10.0  # seconds; `frontrow health` calls a heartbeat older than HEALTHY_WITHIN stale
@@ -85,6 +90,8 @@ class Service:
         self.heartbeat_every = heartbeat_every
         self.auth_grace = auth_grace
         self.auth_recheck = auth_recheck
+        from bot.service.jobs import Scheduler  # APScheduler: only a service that runs needs it
+
         self.inbox: queue.Queue[tuple[str, Any]] = queue.Queue()
         self.wake = threading.Event()
         self.scheduler = Scheduler(on_error=lambda exc: LOGGER.error("job failed: %s", exc))
@@ -101,6 +108,8 @@ class Service:
     # --- the loop -----------------------------------------------------------------
 
     def run(self) -> None:
+        from bot.service.jobs import job_keys, schedule
+
         app = self.app
         app.on_stop.append(self.wake.set)
         app.start(hold=True)
@@ -128,6 +137,8 @@ class Service:
 
     def step(self) -> None:
         """One pass: the stream's watchdog, a config change, the inbox, and the work that is due."""
+        from bot.instance import InstanceError, Unauthorized  # loaded by build_app already: a lookup
+
         if self._auth_failed_at is not None:
             self._recheck_token()
             return
@@ -223,6 +234,8 @@ class Service:
         self._due = min((m for m in moments if m is not None), default=None)
 
     def _heartbeat(self) -> None:
+        from bot.service.app import StartupError
+
         if time.monotonic() - self._beat_at >= self.heartbeat_every:
             self.app.store.beat(self.app.clock())
             try:
@@ -252,6 +265,8 @@ class Service:
 
     def _token_refused(self, exc: Unauthorized) -> None:
         """401 while running: stop working, say so once, and let `health` fail with the reason."""
+        from bot.store.state import UNHEALTHY
+
         LOGGER.error(
             "mastodon.access_token: the instance refused the token (401); work is paused. "
             "Sign in again (frontrow init) and restart."
@@ -268,6 +283,9 @@ class Service:
         self._due = self.app.clock() + timedelta(seconds=self.auth_recheck)
 
     def _recheck_token(self) -> None:
+        from bot.instance import InstanceError, Unauthorized
+        from bot.store.state import UNHEALTHY
+
         if self._due is not None and self.app.clock() < self._due:
             return
         try:
@@ -297,6 +315,11 @@ class Service:
 
     def _reload(self) -> None:
         """A new config is taken whole or not at all; the service never stops for a bad one."""
+        from bot.config import ConfigError
+        from bot.instance import InstanceError
+        from bot.service.app import StartupError
+        from bot.service.jobs import job_keys, schedule
+
         assert self.watch is not None
         app = self.app
         try:
@@ -337,6 +360,8 @@ class Service:
     # --- the stream -----------------------------------------------------------------------
 
     def _open_stream(self) -> None:
+        from bot.instance.stream import Stream, StreamInbox
+
         app = self.app
         app.stream = Stream(app.api, StreamInbox(self.inbox, self.wake.set), timeout=self.stream_timeout)
         app.stream.open()

@@ -96,6 +96,8 @@ class DraftsPart(StoreBase):
     ) -> None:
         """The drafts went out to the approvers at `now` in the DM `dm_status_id` (None: summarised in
         the last one), which the instance dates `shown_at`."""
+        if not draft_ids:
+            return  # nothing was left over: no statement, no commit (the announcer calls this each DM)
         with self.session() as session:
             session.exec(
                 update(DraftRow)
@@ -321,6 +323,21 @@ class DraftsPart(StoreBase):
         with self.session() as session:
             session.add(DmLogRow(at=now))
             session.commit()
+
+    def dm_budget_counts(self, hour_since: datetime, window_since: datetime) -> tuple[int, int]:
+        """The DM budget's two figures in one statement (the announcer reads them before every draft
+        DM): our DMs since `hour_since`, and our statuses, DMs and posts alike, since `window_since`."""
+        dms = select(func.count()).select_from(DmLogRow)
+        sent = select(func.count()).select_from(DraftRow).where(col(DraftRow.sent_at) >= window_since)
+        with self.session() as session:
+            hour, window, posts = session.exec(
+                select(
+                    dms.where(col(DmLogRow.at) >= hour_since).scalar_subquery(),
+                    dms.where(col(DmLogRow.at) >= window_since).scalar_subquery(),
+                    sent.scalar_subquery(),
+                )
+            ).one()
+            return int(hour), int(window) + int(posts)
 
     def count_dms_since(self, since: datetime) -> int:
         with self.session() as session:

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.store.base import NO_SYNC, StoreBase
-from bot.store.tables import EventRow, StateRow
+from bot.store.tables import OWNER_IN_KEY, EventRow, StateRow
 
 LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -174,7 +174,7 @@ class StatePart(StoreBase):
     def get(self, key: Key[T]) -> T | None:
         """The value of `key`; None when it was never set, was cleared, or holds text it cannot read."""
         with self.session() as session:
-            row = session.get(StateRow, (self.owner, key.name))
+            row = session.get(StateRow, (self.owner, key.name), execution_options=OWNER_IN_KEY)
             text = row.value if row is not None else ""
         if text == "":  # earlier versions cleared a key by writing ""
             return None
@@ -201,7 +201,7 @@ class StatePart(StoreBase):
     def get_state(self, key: str) -> str | None:
         """Deprecated: the raw text under `key`; use `get` with a key from bot/store/state.py."""
         with self.session() as session:
-            row = session.get(StateRow, (self.owner, key))
+            row = session.get(StateRow, (self.owner, key), execution_options=OWNER_IN_KEY)
             return row.value if row is not None else None
 
     def set_state(self, key: str, value: str) -> None:
@@ -243,7 +243,7 @@ class StatePart(StoreBase):
         it is held: not expired, and not `stale`, its process known to be gone). Atomic: the row is
         replaced only if it still holds what was read, so of two services starting at once one wins."""
         with self.session() as session:
-            row = session.get(StateRow, (self.owner, LEASE.name))
+            row = session.get(StateRow, (self.owner, LEASE.name), execution_options=OWNER_IN_KEY)
             current = Lease.load(row.value) if row is not None else None
             if current is not None and current.holder != mine.holder:
                 if current.expires > now and not stale(current):
@@ -281,13 +281,13 @@ class StatePart(StoreBase):
 
     def _lease_now(self, session: Session) -> Lease | None:
         session.expire_all()
-        row = session.get(StateRow, (self.owner, LEASE.name))
+        row = session.get(StateRow, (self.owner, LEASE.name), execution_options=OWNER_IN_KEY)
         return Lease.load(row.value) if row is not None else None
 
     def release_lease(self, holder: str) -> None:
         """Give the lease up at a clean stop, if `holder` still has it."""
         with self.session() as session:
-            row = session.get(StateRow, (self.owner, LEASE.name))
+            row = session.get(StateRow, (self.owner, LEASE.name), execution_options=OWNER_IN_KEY)
             current = Lease.load(row.value) if row is not None else None
             if row is not None and current is not None and current.holder == holder:
                 session.exec(
@@ -320,7 +320,7 @@ class StatePart(StoreBase):
 
 def get_in(session: Session, owner: str, key: Key[T]) -> T | None:
     """`key` read in `session` (None: unset or unreadable), for a store part that writes it alongside."""
-    row = session.get(StateRow, (owner, key.name))
+    row = session.get(StateRow, (owner, key.name), execution_options=OWNER_IN_KEY)
     if row is None or row.value == "":
         return None
     try:
@@ -347,6 +347,7 @@ def put_in(session: Session, owner: str, key: Key[T], value: T) -> None:
 
 
 def _write(session: Session, owner: str, name: str, value: str) -> None:
-    row = session.get(StateRow, (owner, name)) or StateRow(owner=owner, key=name, value=value)
+    row = session.get(StateRow, (owner, name), execution_options=OWNER_IN_KEY)
+    row = row or StateRow(owner=owner, key=name, value=value)
     row.value = value
     session.add(row)

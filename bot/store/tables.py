@@ -425,11 +425,19 @@ OWNED_TABLES: tuple[type[SQLModel], ...] = (
 )
 
 
+# Execution option of a `session.get` whose primary key starts with the owner: the row it finds is the
+# owner's already, and the criteria cost as much CPU as the read itself (issue 15: the state and people
+# reads of every draft DM).
+OWNER_IN_KEY = {"owner_in_key": True}
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _scope_to_owner(state: ORMExecuteState) -> None:
     """Every query of a store session sees only its own account's rows (two bots can share a database)."""
     owner = state.session.info.get("owner")
     if owner is None or not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.execution_options.get("owner_in_key"):
         return
     state.statement = state.statement.options(*_owner_criteria(owner))
 
