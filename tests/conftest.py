@@ -67,7 +67,8 @@ class Clock:
 # One HTTP client for the harness's own calls to the mock: `httpx.post` makes a client, and with it an
 # SSL context (~25 ms of CPU), per call, and the suite makes thousands of people. No connection is
 # kept: each test's server has its own port, and a port can come back for another test's server.
-LOOPBACK = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0))
+# A 30 s timeout, not 5: on a loaded shared machine a server can take seconds to answer.
+LOOPBACK = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), timeout=30.0)
 
 
 def mock_config(workdir: Path, **extra: Any) -> MastodonMockConfig:
