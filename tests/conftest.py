@@ -22,9 +22,8 @@ from bot.cli.demo import instance_config
 from bot.config import Settings, settings_from_dict
 from bot.service.app import App, build_app
 from bot.store import utcnow
-from bot.store.base import StoreBase
 from bot.text import html_to_text
-from tests.stores import PgDatabases, replaying_upgrade
+from tests.stores import PgDatabases
 
 # Set by .ci/run when a PostgreSQL server answers; the store-backed tests then run on both stores.
 PG_URL = os.environ.get("FRONTROW_TEST_PG_URL", "")
@@ -225,14 +224,6 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
     finally:
         databases.give_back(url)
-
-
-@pytest.fixture(autouse=True)
-def _replayed_migrations(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An empty store gets the newest schema replayed from the session's first real migration
-    (tests/stores.py); tests marked `real_migrations` run Alembic every time."""
-    if request.node.get_closest_marker("real_migrations") is None:
-        monkeypatch.setattr(StoreBase, "upgrade", replaying_upgrade)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -22,7 +21,6 @@ from bot.store import Store
 from tests.conftest import to_toml
 
 # Every store here is migrated by Alembic itself, never from the session's record (tests/stores.py).
-pytestmark = pytest.mark.real_migrations
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 
