@@ -9,12 +9,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, settings
-from mastodon import Mastodon
+from mastodon import Mastodon, MastodonInternalServerError
 from mastodon_mock.config import MastodonMockConfig
 from mastodon_mock.testing import MockServer
 
@@ -27,6 +27,7 @@ from tests.stores import PgDatabases
 
 # Set by .ci/run when a PostgreSQL server answers; the store-backed tests then run on both stores.
 PG_URL = os.environ.get("FRONTROW_TEST_PG_URL", "")
+T = TypeVar("T")
 
 # Hypothesis profiles, chosen by FRONTROW_HYPOTHESIS_PROFILE (default: Hypothesis's own defaults).
 # "ci" (.ci/run sets it) keeps every test's number of examples, since CI is the gate, but drops the
@@ -48,6 +49,25 @@ def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "c
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+def until_taken(call: Callable[[], T], timeout: float = 30.0) -> T:
+    """A test's own request to the mock, tried again while it answers 500: its SQLite says "database is
+    locked" when the service writes at the same moment (DESIGN.md), which real Mastodon does not."""
+    taken: list[T] = []
+
+    def attempt() -> bool:
+        try:
+            taken.append(call())
+        except (MastodonInternalServerError, httpx.HTTPStatusError) as exc:
+            status = getattr(getattr(exc, "response", None), "status_code", 500)
+            if status != 500:
+                raise
+            return False
+        return True
+
+    wait_for(attempt, timeout, what="the mock to take a request")
+    return taken[0]
 
 
 class Clock:
@@ -104,13 +124,15 @@ class Community:
         self.approver = self.person("alice", display_name="Alice")
 
     def person(self, username: str, **profile: Any) -> Person:
-        made = LOOPBACK.post(
-            f"{self.server.base_url}/api/v1/_mock/dev_user",
-            json={"username": username, "display_name": profile.pop("display_name", username)},
+        body = {"username": username, "display_name": profile.pop("display_name", username)}
+        made = until_taken(
+            lambda: LOOPBACK.post(
+                f"{self.server.base_url}/api/v1/_mock/dev_user", json=body
+            ).raise_for_status()
         ).json()
         api = Mastodon(access_token=made["access_token"], api_base_url=self.server.base_url)
         if profile:
-            api.account_update_credentials(**profile)
+            until_taken(lambda: api.account_update_credentials(**profile))
         return Person(str(made["id"]), username, api)
 
     def config(self, **sections: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from datetime import timedelta
 from bot.service.app import App, build_app
 from bot.service.serve import serve
 from bot.text import html_to_text
-from tests.conftest import Clock, Community, Person, wait_for
+from tests.conftest import Clock, Community, Person, until_taken, wait_for
 from tests.test_approval_loop import public_posts
 
 
@@ -27,7 +27,7 @@ def crowd(community: Community, count: int, prefix: str = "fan") -> list[Person]
     people = []
     for number in range(count):
         person = community.person(f"{prefix}{number}")
-        person.api.account_follow(community.bot.id)
+        until_taken(lambda api=person.api: api.account_follow(community.bot.id))
         people.append(person)
     return people
 
