@@ -216,14 +216,24 @@ class Bench:
         if cursor is None:
             raise SystemExit("the template run left no cursor")
 
-    def frontrow(self, *, profile_to: Path | None = None) -> Measured:
-        """One `run --once --dry-run` on a copy of the template store, checked against the reference."""
+    def frontrow(self, *, profile_to: Path | None = None, code: Path | None = None) -> Measured:
+        """One `run --once --dry-run` on a copy of the template store, checked against the reference.
+
+        `code`: a checkout whose `bot` package runs instead of this one's (the reference run)."""
         self.runs += 1
         store_path = self.workdir / f"frontrow-{self.runs}.db"
         shutil.copyfile(self.template, store_path)
         config = self.config(store_path)
-        prefix = [PYTHON, "-m", "cProfile", "-o", str(profile_to)] if profile_to else [PYTHON]
-        argv = [*prefix, "-m", "bot", "--config", str(config), "run", "--once", "--dry-run"]
+        args = ["--config", str(config), "run", "--once", "--dry-run"]
+        if code is not None:  # its folder ahead of this one (the children's working directory) on sys.path
+            run = (
+                f"import runpy, sys; sys.path.insert(0, {str(code)!r}); "
+                "runpy.run_module('bot', run_name='__main__')"
+            )
+            argv = [PYTHON, "-c", run, *args]
+        else:
+            prefix = [PYTHON, "-m", "cProfile", "-o", str(profile_to)] if profile_to else [PYTHON]
+            argv = [*prefix, "-m", "bot", *args]
         measured = self.measure(lambda: run_child(argv, self.workdir, env=child_env()))
         if measured.run.returncode != 0:
             raise SystemExit(
@@ -401,6 +411,13 @@ def main() -> None:
     parser.add_argument("--reference", type=Path, help="compare every run's store with this saved snapshot")
     parser.add_argument("--save-reference", type=Path, help="save the warm-up run's store snapshot here")
     parser.add_argument(
+        "--reference-code",
+        type=Path,
+        help="a checkout (e.g. `git worktree add /tmp/before main`) whose code makes the reference store, "
+        "on this run's backlog: the seeding's order differs between runs, so a saved snapshot compares "
+        "only counts of what does not depend on it",
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="then profile one more Frontrow run (cProfile)"
     )
     parser.add_argument("--profile-top", type=int, default=30, help="rows of each profile listing")
@@ -432,6 +449,9 @@ def main() -> None:
 
             # Warm-ups (imports, the OS file cache); the first Frontrow run is the reference if none given.
             read = {kind: int(bench.floor(kind).run.stdout.strip()) for kind in FLOORS}
+            if args.reference_code:
+                bench.frontrow(code=args.reference_code.resolve())
+                print(f"reference made by the code in {args.reference_code}")
             bench.frontrow()
             assert bench.reference is not None
             recorded = sum(bench.reference["events"].values())
