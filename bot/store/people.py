@@ -178,6 +178,36 @@ class PeoplePart(StoreBase):
             out.setdefault(direction, {})[kind] = count
         return out
 
+    def people_by_id(self, account_ids: Iterable[str]) -> dict[str, Person]:
+        """The people with these account ids, in one query (those not found are left out)."""
+        ids = list(dict.fromkeys(account_ids))
+        if not ids:
+            return {}
+        with self.session() as session:
+            rows = session.exec(select(PersonRow).where(col(PersonRow.account_id).in_(ids))).all()
+            return {row.account_id: to_person(row) for row in rows}
+
+    def interaction_counts_of(
+        self, account_ids: Iterable[str], since: datetime | None = None
+    ) -> dict[str, dict[str, dict[str, int]]]:
+        """`interaction_counts` of several people in one query: account id → direction → kind → count."""
+        ids = list(dict.fromkeys(account_ids))
+        out: dict[str, dict[str, dict[str, int]]] = {i: {"theirs": {}, "ours": {}} for i in ids}
+        if not ids:
+            return out
+        with self.session() as session:
+            query = select(
+                InteractionRow.account_id, InteractionRow.direction, InteractionRow.kind, func.count()
+            ).where(col(InteractionRow.account_id).in_(ids))
+            if since is not None:
+                query = query.where(col(InteractionRow.at) >= since)
+            rows = session.exec(
+                query.group_by(InteractionRow.account_id, InteractionRow.direction, InteractionRow.kind)
+            ).all()
+        for account_id, direction, kind, count in rows:
+            out[account_id].setdefault(direction, {})[kind] = count
+        return out
+
     def departures_of(self, account_id: str) -> list[DepartureRecord]:
         """When this person stopped following us, newest first (as bot/store/quick.py reads it too)."""
         from bot.store.followers import departures
