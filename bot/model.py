@@ -190,10 +190,28 @@ def kind_and_word(kind: str) -> str:
 
 
 def event_to_json(event: Event) -> str:
-    """Serialise an event for the store (the kind travels with it)."""
-    data = dataclasses.asdict(event)
+    """Serialise an event for the store (the kind travels with it): the JSON `dataclasses.asdict` gave,
+    without its deep copies (a third of the CPU of recording a page of notifications)."""
+    data = _plain(event)
     data["kind"] = event.kind
     return json.dumps(data, default=_json_default, sort_keys=True)
+
+
+def _plain(value: Any) -> Any:
+    """Our frozen dataclasses as dicts, their tuples as lists; leaves (str, int, datetime …) as they are."""
+    names = _FIELD_NAMES.get(type(value))
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELD_NAMES[type(value)] = tuple(f.name for f in dataclasses.fields(value))
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def event_from_json(text: str) -> Event:

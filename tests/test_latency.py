@@ -93,13 +93,13 @@ def test_counts_ever_and_since_are_the_two_separate_counts(store_url: str) -> No
                     )
                 session.commit()
         since = NOW - timedelta(days=30)
-        ever, recent = store.interaction_counts_ever_and_since("7", since)
+        ever, recent = store.interaction_counts_ever_and_since(["7"], since)["7"]
         assert ever == store.interaction_counts("7")
         assert recent == store.interaction_counts("7", since=since)
         assert recent == {"theirs": {"mention": 1}, "ours": {"boost": 1}}
         assert ever["theirs"] == {"mention": 2, "favourite": 1}
-        empty = store.interaction_counts_ever_and_since("nobody", since)
-        assert empty == ({"theirs": {}, "ours": {}}, {"theirs": {}, "ours": {}})
+        empty = store.interaction_counts_ever_and_since(["nobody"], since)
+        assert empty == {"nobody": ({"theirs": {}, "ours": {}}, {"theirs": {}, "ours": {}})}
     finally:
         store.close()
 

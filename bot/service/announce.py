@@ -12,7 +12,7 @@ from bot.core import budget, render
 from bot.instance import InstanceError
 from bot.instance.writer import Posted, Writer
 from bot.service import answering
-from bot.service.context import draft_context
+from bot.service.context import draft_contexts
 from bot.store import Store
 from bot.store.state import LAST_DRAFT_DM
 
@@ -143,9 +143,9 @@ class Announcer:
         if allowed <= 0:
             return
         lines = answering.notes(self.store, drafts)
+        contexts = draft_contexts(self.store, drafts, now)
         draft_blocks = [
-            render.draft_block(d, self.domain, lines.get(d.id, ""), context=draft_context(self.store, d, now))
-            for d in drafts
+            render.draft_block(d, self.domain, lines.get(d.id, ""), context=contexts[d.id]) for d in drafts
         ]
         blocks = [*notices, *draft_blocks]
         owners = [None] * len(notices) + [d.id for d in drafts]  # the draft each block shows

@@ -12,7 +12,7 @@ from bot.core.commands import VERBS, Command, help_text
 from bot.core.render import draft_block, full_acct
 from bot.model import NewDraft
 from bot.service import answering
-from bot.service.context import draft_context
+from bot.service.context import draft_context, draft_contexts
 from bot.store import Store, followers, ledger
 from bot.store.ledger import DigestItem
 from bot.text import clean_name, safe_text, status_length
@@ -76,7 +76,8 @@ def _list(request: Request) -> Outcome:
         return Outcome("No drafts are pending.")
     page = request.command.ids[0] if request.command.ids else 1
     lines = answering.notes(request.store, pending)
-    contexts = [draft_context(request.store, d, request.now) for d in pending]
+    found = draft_contexts(request.store, pending, request.now)  # a few queries for the whole list
+    contexts = [found[d.id] for d in pending]
     blocks = [
         draft_block(d, request.domain, lines.get(d.id, ""), context=c)
         for d, c in zip(pending, contexts, strict=True)

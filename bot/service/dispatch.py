@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -19,6 +19,10 @@ from bot.text import strip_leading_mentions
 
 LOGGER = logging.getLogger(__name__)
 Handler = Callable[[int, Event, datetime], None]
+# A round's hooks around a batch: begin(now, batch) reads what the batch needs at once; end() writes what
+# was deferred and returns the events it could not finish (event id, event, why), each a failed attempt.
+Begin = Callable[[datetime, Sequence[tuple[int, Event]]], None]
+End = Callable[[], Sequence[tuple[int, Event, Exception]]]
 MAX_ATTEMPTS = 3  # then the event is quarantined: recorded, never drafted, shown to the approvers
 FIRST_RETRY = timedelta(seconds=30)
 BATCH = 200  # events drafted per round; commands are read again before the next batch
@@ -44,7 +48,7 @@ class Dispatcher:
     store: Store
     clock: Callable[[], datetime]
     handlers: Mapping[str, Handler]
-    rounds: list[tuple[Callable[[datetime], None], Callable[[], None]]] = field(default_factory=list)
+    rounds: list[tuple[Begin, End]] = field(default_factory=list)
     quarantined: list[str] = field(default_factory=list)  # lines for the approvers, not told yet
 
     def run_round(self) -> int:
@@ -57,12 +61,13 @@ class Dispatcher:
         if not batch:
             return handled
         for begin, _ in self.rounds:
-            begin(now)
+            begin(now, batch)
         try:
             handled += self._lane(batch, now)
         finally:
             for _, end in self.rounds:
-                end()
+                for event_id, event, exc in end():  # written at the end: a failure is still this event's
+                    self._failed(event_id, event, exc, now)
         return handled
 
     def run(self) -> int:

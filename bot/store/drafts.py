@@ -308,16 +308,41 @@ class DraftsPart(StoreBase):
         with self.session() as session:
             return session.exec(select(DraftRow.thread_key).where(DraftRow.status_id == status_id)).first()
 
-    def count_thread_drafts(self, thread_key: str) -> int:
+    def threads_of(self, status_ids: Iterable[str]) -> dict[str, str]:
+        """`thread_of` for several statuses in one query: status id → thread key (ours only)."""
+        ids = list(dict.fromkeys(status_ids))
+        if not ids:
+            return {}
         with self.session() as session:
-            return session.exec(
-                select(func.count())
-                .select_from(DraftRow)
+            rows = session.exec(
+                select(DraftRow.status_id, DraftRow.thread_key).where(col(DraftRow.status_id).in_(ids))
+            ).all()
+        found: dict[str, str] = {}
+        for status_id, thread_key in rows:
+            if status_id is not None and thread_key is not None:
+                found.setdefault(status_id, thread_key)
+        return found
+
+    def count_thread_drafts(self, thread_key: str) -> int:
+        return self.count_threads_drafts([thread_key])[thread_key]
+
+    def count_threads_drafts(self, thread_keys: Iterable[str]) -> dict[str, int]:
+        """Drafts (not rejected, expired or failed) per thread key, in one query; 0 for a thread without."""
+        keys = list(dict.fromkeys(thread_keys))
+        if not keys:
+            return {}
+        with self.session() as session:
+            rows = session.exec(
+                select(DraftRow.thread_key, func.count())
                 .where(
-                    DraftRow.thread_key == thread_key,
+                    col(DraftRow.thread_key).in_(keys),
                     col(DraftRow.state).notin_(("rejected", "expired", "failed")),
                 )
-            ).one()
+                .group_by(DraftRow.thread_key)
+            ).all()
+        counts = dict.fromkeys(keys, 0)
+        counts.update({key: int(count) for key, count in rows if key is not None})
+        return counts
 
     def log_dm(self, now: datetime) -> None:
         with self.session() as session:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -28,6 +28,9 @@ from bot.store.state import (
     put_in,
 )
 from bot.store.tables import DraftRow, EventRow, InteractionRow, PersonRow
+
+# The drafts table's columns but the id: what a draft saved with a Core insert is given.
+DRAFT_COLUMNS = tuple(c.name for c in DraftRow.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
 
 # The ledger kinds recorded for each incoming event kind: the word people use (a reblog is a boost).
 THEIR_KIND = {
@@ -145,21 +148,30 @@ class EventsPart(StoreBase):
                     select(PersonRow).where(col(PersonRow.account_id).in_({e.account.id for e in fresh}))
                 ).all()
             }
+            # Events and interactions are inserted with one executemany each: nothing here needs their ids,
+            # and the ORM inserted them a row (and a statement) at a time.
+            event_rows: list[dict[str, Any]] = []
+            interaction_rows: list[dict[str, Any]] = []
             for event in fresh:
                 status = getattr(event, "status", None)
                 status_id = status.id if status is not None else None
-                session.add(
-                    EventRow(
-                        notification_id=event.id,
-                        kind=event.kind,
-                        account_id=event.account.id,
-                        acct=event.account.acct,
-                        status_id=status_id,
-                        created_at=event.created_at,
-                        recorded_at=now,
-                        payload=event_to_json(event),
-                        handled_at=now if handled else None,
-                    )
+                event_rows.append(
+                    {
+                        "owner": self.owner,
+                        "notification_id": event.id,
+                        "kind": event.kind,
+                        "account_id": event.account.id,
+                        "acct": event.account.acct,
+                        "status_id": status_id,
+                        "created_at": event.created_at,
+                        "recorded_at": now,
+                        "payload": event_to_json(event),
+                        "handled_at": now if handled else None,
+                        "attempts": 0,
+                        "next_attempt_at": None,
+                        "last_error": None,
+                        "quarantined_at": None,
+                    }
                 )
                 person = people.get(event.account.id)
                 known = person is not None
@@ -174,15 +186,21 @@ class EventsPart(StoreBase):
                 session.add(person)
                 their_kind = THEIR_KIND.get(event.kind)
                 if their_kind is not None:
-                    session.add(
-                        InteractionRow(
-                            account_id=event.account.id,
-                            direction="theirs",
-                            kind=their_kind,
-                            status_id=status_id,
-                            at=event.created_at,
-                        )
+                    interaction_rows.append(
+                        {
+                            "owner": self.owner,
+                            "account_id": event.account.id,
+                            "direction": "theirs",
+                            "kind": their_kind,
+                            "status_id": status_id,
+                            "at": event.created_at,
+                        }
                     )
+            # Core inserts of the tables: the ORM's bulk insert splits rows by the keys that are None.
+            if event_rows:
+                session.execute(insert(EventRow.__table__), event_rows)  # type: ignore[attr-defined]
+            if interaction_rows:
+                session.execute(insert(InteractionRow.__table__), interaction_rows)  # type: ignore[attr-defined]
             if cursor is not None:
                 put_in(session, self.owner, CURSOR, cursor)
             if also is not None:
@@ -195,6 +213,15 @@ class EventsPart(StoreBase):
         with self.session() as session:
             row = session.get(EventRow, event_id)
             return event_from_json(row.payload) if row is not None else None
+
+    def events_by_id(self, event_ids: Iterable[int]) -> dict[int, Event]:
+        """Recorded events as they were recorded, in one query (ids not found are left out)."""
+        ids = list(dict.fromkeys(event_ids))
+        if not ids:
+            return {}
+        with self.session() as session:
+            rows = session.exec(select(EventRow.id, EventRow.payload).where(col(EventRow.id).in_(ids))).all()
+        return {row_id: event_from_json(payload) for row_id, payload in rows if row_id is not None}
 
     def count_events(self) -> int:
         with self.session() as session:
@@ -317,6 +344,46 @@ class EventsPart(StoreBase):
             )
             session.commit()
             return bool(result.rowcount)
+
+    def finish_events(self, finished: Sequence[tuple[int, NewDraft | None]], now: datetime) -> int:
+        """`finish_event` for a dispatch batch in one transaction: each event's draft (if any, once per
+        event and rule) saved and every event marked handled; returns how many drafts were saved. A
+        statement failure (IntegrityError, DataError …) rolls all of it back and reaches the caller,
+        which then finishes them one by one to find the event at fault."""
+        if not finished:
+            return 0
+        with self.session() as session:
+            event_ids = list(dict.fromkeys(event_id for event_id, _ in finished))
+            saved = set(
+                session.exec(
+                    select(DraftRow.event_id, DraftRow.rule).where(col(DraftRow.event_id).in_(event_ids))
+                ).all()
+            )
+            plain: list[dict[str, Any]] = []  # drafts without offers: one executemany, no ids needed
+            offered: list[tuple[DraftRow, NewDraft]] = []
+            for event_id, draft in finished:
+                if draft is None or (event_id, draft.rule) in saved:
+                    continue
+                saved.add((event_id, draft.rule))
+                row = DraftRow(event_id=event_id, created_at=now, owner=self.owner, **draft.columns())
+                if draft.offers:
+                    session.add(row)
+                    offered.append((row, draft))
+                else:
+                    plain.append({name: getattr(row, name) for name in DRAFT_COLUMNS})
+            if plain:
+                session.execute(insert(DraftRow.__table__), plain)  # type: ignore[attr-defined]
+            if offered:
+                session.flush()  # their ids, for the offers
+                for row, draft in offered:
+                    assert row.id is not None
+                    add_offers(session, row.id, draft.offers)
+            session.exec(
+                update(EventRow).where(col(EventRow.id).in_(event_ids)).values(handled_at=now),
+                execution_options=NO_SYNC,
+            )
+            session.commit()
+            return len(plain) + len(offered)
 
     def finish_event(self, event_id: int, draft: NewDraft | None, now: datetime) -> int | None:
         """Save the event's draft (if any) and mark the event handled, in one transaction."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import case, func, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from bot.model import Account, Person, PersonHistory, Reblog
@@ -90,38 +92,54 @@ class PeoplePart(StoreBase):
             return to_person(row) if row is not None else None
 
     def history(self, account_id: str) -> PersonHistory:
+        return self.histories([account_id])[account_id]
+
+    def histories(self, account_ids: Iterable[str]) -> dict[str, PersonHistory]:
+        """`history` of several people in three queries (the drafter reads a dispatch batch's at once)."""
+        ids = list(dict.fromkeys(account_ids))
+        if not ids:
+            return {}
         with self.session() as session:
             rows = session.exec(
-                select(DraftRow.rule, DraftRow.created_at, DraftRow.template, DraftRow.state).where(
-                    DraftRow.account_id == account_id
+                select(DraftRow.account_id, DraftRow.rule, DraftRow.created_at, DraftRow.template).where(
+                    col(DraftRow.account_id).in_(ids),
+                    col(DraftRow.state).notin_(("rejected", "expired", "failed")),
                 )
             ).all()
-            ours = session.exec(
-                select(InteractionRow.id).where(
-                    InteractionRow.account_id == account_id, InteractionRow.direction == "ours"
-                )
-            ).first()
-            stopped_at = session.exec(
-                select(func.max(InteractionRow.at)).where(
-                    InteractionRow.account_id == account_id,
-                    InteractionRow.direction == CONSENT,
-                    InteractionRow.kind == STOP,
-                )
-            ).one()
-        last: dict[str, datetime] = {}
-        templates = set()
-        for rule, created_at, template, state in rows:
-            if state in ("rejected", "expired", "failed"):
-                continue
-            if rule not in last or created_at > last[rule]:
-                last[rule] = created_at
-            templates.add(template)
-        return PersonHistory(
-            last_drafted=last,
-            templates_used=frozenset(templates),
-            engaged_before=ours is not None,
-            stopped_at=stopped_at,
-        )
+            engaged = set(
+                session.exec(
+                    select(InteractionRow.account_id)
+                    .where(col(InteractionRow.account_id).in_(ids), InteractionRow.direction == "ours")
+                    .distinct()
+                ).all()
+            )
+            stopped = dict(
+                session.exec(
+                    select(InteractionRow.account_id, func.max(InteractionRow.at))
+                    .where(
+                        col(InteractionRow.account_id).in_(ids),
+                        InteractionRow.direction == CONSENT,
+                        InteractionRow.kind == STOP,
+                    )
+                    .group_by(InteractionRow.account_id)
+                ).all()
+            )
+        last: dict[str, dict[str, datetime]] = {account_id: {} for account_id in ids}
+        templates: dict[str, set[str]] = {account_id: set() for account_id in ids}
+        for account_id, rule, created_at, template in rows:
+            drafted = last[account_id]
+            if rule not in drafted or created_at > drafted[rule]:
+                drafted[rule] = created_at
+            templates[account_id].add(template)
+        return {
+            account_id: PersonHistory(
+                last_drafted=last[account_id],
+                templates_used=frozenset(templates[account_id]),
+                engaged_before=account_id in engaged,
+                stopped_at=stopped.get(account_id),
+            )
+            for account_id in ids
+        }
 
     def record_stop(self, account_id: str, status_id: str, at: datetime) -> int:
         """They asked us to stop: kept in the ledger, and their waiting drafts are rejected (how many)."""
@@ -161,24 +179,45 @@ class PeoplePart(StoreBase):
             out.setdefault(direction, {})[kind] = count
         return out
 
+    def people_by_id(self, account_ids: Iterable[str]) -> dict[str, Person]:
+        """The people with these account ids, in one query (those not found are left out)."""
+        ids = list(dict.fromkeys(account_ids))
+        if not ids:
+            return {}
+        with self.session() as session:
+            rows = session.exec(select(PersonRow).where(col(PersonRow.account_id).in_(ids))).all()
+            return {row.account_id: to_person(row) for row in rows}
+
     def interaction_counts_ever_and_since(
-        self, account_id: str, since: datetime
-    ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
-        """`interaction_counts` ever and since `since` in one statement (each draft DM shows both)."""
+        self, account_ids: Iterable[str], since: datetime
+    ) -> dict[str, tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]]:
+        """`interaction_counts` of several people, ever and since `since`, in one statement (each draft DM
+        shows both): account id → (ever, since), each direction → kind → count."""
+        ids = list(dict.fromkeys(account_ids))
+        out: dict[str, tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]] = {
+            i: ({"theirs": {}, "ours": {}}, {"theirs": {}, "ours": {}}) for i in ids
+        }
+        if not ids:
+            return out
         recent_count = func.sum(case((col(InteractionRow.at) >= since, 1), else_=0))
         with self.session() as session:
-            rows = session.exec(
-                select(InteractionRow.direction, InteractionRow.kind, func.count(), recent_count)
-                .where(InteractionRow.account_id == account_id)
-                .group_by(InteractionRow.direction, InteractionRow.kind)
+            rows = session.execute(  # five columns: more than sqlmodel's typed select takes
+                core_select(
+                    col(InteractionRow.account_id),
+                    col(InteractionRow.direction),
+                    col(InteractionRow.kind),
+                    func.count(),
+                    recent_count,
+                )
+                .where(col(InteractionRow.account_id).in_(ids))
+                .group_by(InteractionRow.account_id, InteractionRow.direction, InteractionRow.kind)
             ).all()
-        ever: dict[str, dict[str, int]] = {"theirs": {}, "ours": {}}
-        recent: dict[str, dict[str, int]] = {"theirs": {}, "ours": {}}
-        for direction, kind, count, since_count in rows:
+        for account_id, direction, kind, count, since_count in rows:
+            ever, recent = out[account_id]
             ever.setdefault(direction, {})[kind] = count
             if since_count:
                 recent.setdefault(direction, {})[kind] = int(since_count)
-        return ever, recent
+        return out
 
     def departures_of(self, account_id: str) -> list[DepartureRecord]:
         """When this person stopped following us, newest first (as bot/store/quick.py reads it too)."""
