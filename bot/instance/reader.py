@@ -116,6 +116,10 @@ class Reader:
         return [n for n in page if isinstance(n, Mapping)] if isinstance(page, list) else []
 
     def _get_json(self, path: str, params: Mapping[str, Any]) -> Any:
+        """GET as plain JSON; raises the errors of bot.instance.errors."""
+        return _json(self._get(path, params), path)
+
+    def _get(self, path: str, params: Mapping[str, Any]) -> requests.Response:
         """GET through the same paced session, with our token; raises the errors of bot.instance.errors."""
         try:
             response = self.api.session.get(
@@ -127,10 +131,7 @@ class Reader:
         except requests.RequestException as exc:
             raise NetworkError(f"{path}: {exc}") from exc
         _raise_for(response)
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ServerError(f"{path}: not JSON") from exc
+        return response
 
     def silenced(self) -> frozenset[str]:
         """Ids of the accounts we block or mute: never drafted for. Two requests, not one per person."""
@@ -170,20 +171,9 @@ class Reader:
         params: dict[str, Any] = {"limit": FOLLOWERS_PAGE}
         if max_id is not None:
             params["max_id"] = max_id
-        try:
-            response = self.api.session.get(
-                f"{self.api.api_base_url}/api/v1/accounts/{account_id}/followers",
-                params=params,
-                headers={"Authorization": f"Bearer {self.api.access_token}", "User-Agent": "frontrow"},
-                timeout=self.api.request_timeout,
-            )
-        except requests.RequestException as exc:
-            raise NetworkError(f"followers of {account_id}: {exc}") from exc
-        _raise_for(response)
-        try:
-            page = response.json()
-        except ValueError as exc:
-            raise ServerError(f"followers of {account_id}: not JSON") from exc
+        path = f"/api/v1/accounts/{account_id}/followers"
+        response = self._get(path, params)  # the Link header says where the next page is
+        page = _json(response, path)
         followers = []
         for data in page if isinstance(page, list) else ():
             if not isinstance(data, Mapping):
@@ -228,6 +218,13 @@ class Reader:
     def search_statuses(self, url: str) -> list[Mapping[str, Any]]:
         """The status at `url`, fetched by our instance if it has not seen it (resolve)."""
         return list(self.api.search_v2(url, resolve=True, result_type="statuses").get("statuses") or [])
+
+
+def _json(response: requests.Response, path: str) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ServerError(f"{path}: not JSON") from exc
 
 
 def _raise_for(response: requests.Response) -> None:
