@@ -65,27 +65,34 @@ def test_demo_once_plays_the_script_and_cleans_up(tmp_path: Path) -> None:
 def test_interactive_demo_answers_dms_and_cleans_up_on_ctrl_c(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    typed: Iterator[str] = iter(["help", "more", "ok 4"])
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.chdir(tmp_path)  # the demo's log goes to the current folder
+    seen: list[str] = []
+    typed: Iterator[str] = iter(["help", "more", "ok {thanks}"])
 
     def fake_input(prompt: str = "") -> str:
+        seen.append(capsys.readouterr().out)
         line = next(typed, None)
         if line is None:
             raise KeyboardInterrupt
-        return line
+        # Approve the thank-you for New Reader 1, whatever number the drafts of that round were given.
+        found = re.search(r"Draft #(\d+) · thank-new-followers · for New Reader 1", flat("".join(seen)))
+        return line.format(thanks=found[1] if found else "?")
 
     monkeypatch.setattr(builtins, "input", fake_input)
 
     assert run_demo(once=False) == 130
 
-    out = flat(capsys.readouterr().out)
+    out = flat("".join(seen) + capsys.readouterr().out)
     assert "you → bot (DM)>" in out
     assert "edit 12 <new text>" in out  # the bot's help, by DM
     assert 'New Reader 1 follows and asks: "do you run a book club?"' in out
-    assert "Draft #4 · thank-new-followers · for New Reader 1" in out
-    assert "Posted #4:" in out and "Posted (unlisted): @newreader1 Thanks for the follow" in out
+    thanks = re.search(r"Draft #(\d+) · thank-new-followers · for New Reader 1", out)
+    assert thanks is not None
+    assert f"Posted #{thanks[1]}:" in out and "Posted (unlisted): @newreader1 Thanks for the follow" in out
     assert not store_folder(out).exists()
-    assert list(tmp_path.iterdir()) == []
+    assert list((tmp_path / "tmp").iterdir()) == []
 
 
 def test_the_demo_shows_a_refused_dm_as_the_approver_would_and_logs_to_its_file(

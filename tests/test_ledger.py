@@ -437,3 +437,9 @@ def test_stats_reads_only_the_windows_of_the_ledger(tmp_path: Any) -> None:
                 for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
             )
             assert "COVERING INDEX" in plan and "at>?" in plan, (statement, plan)
+
+
+def test_the_tallies_count_every_kind_the_engagement_weighs() -> None:
+    from bot.store import ledger, tally_sql
+
+    assert set(tally_sql.KINDS) == set(ledger.THEIR_WEIGHTS)

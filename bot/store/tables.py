@@ -146,6 +146,7 @@ class PersonTallyRow(SQLModel, table=True):
     theirs_boost: int = _count()
     theirs_favourite: int = _count()
     theirs_share: int = _count()
+    theirs_quote: int = _count()
     theirs_total: int = _count()
     ours_total: int = _count()
     last_theirs_at: datetime | None = _ts()  # their latest interaction of any kind

@@ -11,7 +11,7 @@ If these statements ever change, a new migration must recreate the triggers (001
 from __future__ import annotations
 
 # The counted kinds of theirs: a column each (bot/store/tables.py PersonTallyRow, the same names).
-KINDS = ("follow", "follow_request", "mention", "reply", "boost", "favourite", "share")
+KINDS = ("follow", "follow_request", "mention", "reply", "boost", "favourite", "share", "quote")
 COUNTS = [f"theirs_{kind}" for kind in KINDS] + ["theirs_total", "ours_total"]
 WATCHED = "owner, account_id, direction, kind, at"  # an update of other columns changes no tally
 
