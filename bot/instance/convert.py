@@ -168,6 +168,15 @@ def quoted_status_id(status: Mapping[str, Any]) -> str | None:
     return _id(quote.get("quoted_status_id"))
 
 
+def quoted_status(status: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The whole post `status` quotes, with its author, when the quote is accepted (else None)."""
+    quote = status.get("quote")
+    if not isinstance(quote, Mapping) or quote.get("state") not in ("accepted", None):
+        return None
+    quoted = quote.get("quoted_status")
+    return quoted if isinstance(quoted, Mapping) and isinstance(quoted.get("account"), Mapping) else None
+
+
 def to_quote(status: Mapping[str, Any], *, self_id: str, our_status_id: str) -> Quote | None:
     """A Quote for a post read from `GET /statuses/:id/quotes` of our post (no notification of its own).
 

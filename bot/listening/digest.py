@@ -13,7 +13,7 @@ from bot.config import Settings
 from bot.core.render import compose, full_acct
 from bot.core.rules import consent_tag
 from bot.instance import InstanceError, NotFound
-from bot.instance.convert import to_account, to_status
+from bot.instance.convert import quoted_status, to_account, to_status
 from bot.listening.feeds import FeedReader, web_host
 from bot.listening.followers import cluster_line, clusters_since
 from bot.model import Account, Reblog, word_for
@@ -190,13 +190,8 @@ def _breadcrumb(
     reblog = raw.get("reblog")
     if isinstance(reblog, Mapping) and isinstance(reblog.get("account"), Mapping):
         return reblog, "boosted their post"
-    quote: Any = raw.get("quote") if isinstance(raw.get("quote"), Mapping) else {}
-    quoted = quote.get("quoted_status")
-    if (
-        isinstance(quoted, Mapping)
-        and quote.get("state") in ("accepted", None)
-        and isinstance(quoted.get("account"), Mapping)
-    ):
+    quoted = quoted_status(raw)
+    if quoted is not None:
         return quoted, "quoted their post"
     answered = raw.get("in_reply_to_id")
     if answered and str(raw.get("in_reply_to_account_id")) != str(account.get("id")):
@@ -540,13 +535,8 @@ def our_post(raw: Mapping[str, Any], me_id: str) -> OurPost | None:
             reblog_of_status_id=to_status(reblog).id or None,
             person=author,
         )
-    quote: Any = raw.get("quote") if isinstance(raw.get("quote"), Mapping) else {}
-    quoted = quote.get("quoted_status")
-    if (
-        isinstance(quoted, Mapping)
-        and quote.get("state") in ("accepted", None)
-        and isinstance(quoted.get("account"), Mapping)
-    ):
+    quoted = quoted_status(raw)
+    if quoted is not None:
         author = to_account(quoted["account"])
         if author.id and author.id != me_id:  # quoting someone else is link-love; quoting ourselves is not
             return OurPost(
