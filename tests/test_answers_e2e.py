@@ -96,3 +96,20 @@ def test_an_edited_answer_is_remembered_learned_and_offered_with_the_runner_up(c
     third = app.store.drafts()[-1]
     assert third.acct == "gil" and third.text == "Yes Gil, Canada too: 12 € and about a week."
     assert "answer: learned #" in draft_dms(community.approver)[0]  # newest first
+
+
+def test_drafts_are_numbered_in_the_order_things_happened_answers_too(community: Community) -> None:
+    app = community.app(**answering(community))
+    app.catch_up()  # the service ran before they came (a first run starts from the newest page)
+    fan = community.person("fan", display_name="Fan")
+    fan.api.account_follow(community.bot.id)
+    fan.api.status_post("@bot do you ship abroad? to Canada, say")  # answered from knowledge, with offers
+    other = community.person("other", display_name="Other")
+    other.api.account_follow(community.bot.id)
+    app.cycle()
+    drafts = sorted(app.store.drafts(), key=lambda d: d.id)
+    assert [(d.rule, d.acct) for d in drafts] == [
+        ("thank-new-followers", "fan"),
+        ("answer-questions", "fan"),
+        ("thank-new-followers", "other"),
+    ]

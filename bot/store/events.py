@@ -359,31 +359,38 @@ class EventsPart(StoreBase):
                     select(DraftRow.event_id, DraftRow.rule).where(col(DraftRow.event_id).in_(event_ids))
                 ).all()
             )
-            plain: list[dict[str, Any]] = []  # drafts without offers: one executemany, no ids needed
-            offered: list[tuple[DraftRow, NewDraft]] = []
+            rows: list[dict[str, Any]] = []
+            drafts: list[NewDraft] = []
             for event_id, draft in finished:
                 if draft is None or (event_id, draft.rule) in saved:
                     continue
                 saved.add((event_id, draft.rule))
                 row = DraftRow(event_id=event_id, created_at=now, owner=self.owner, **draft.columns())
-                if draft.offers:
-                    session.add(row)
-                    offered.append((row, draft))
-                else:
-                    plain.append({name: getattr(row, name) for name in DRAFT_COLUMNS})
-            if plain:
-                session.execute(insert(DraftRow.__table__), plain)  # type: ignore[attr-defined]
-            if offered:
-                session.flush()  # their ids, for the offers
-                for row, draft in offered:
-                    assert row.id is not None
-                    add_offers(session, row.id, draft.offers)
+                rows.append({name: getattr(row, name) for name in DRAFT_COLUMNS})
+                drafts.append(draft)
+            if rows:
+                # One executemany, so the drafts are numbered in the order the events happened (answers
+                # with offers among them too); the offers then find their drafts by event and rule.
+                session.execute(insert(DraftRow.__table__), rows)  # type: ignore[attr-defined]
+                if any(d.offers for d in drafts):
+                    ids = {
+                        (event_id, rule): draft_id
+                        for draft_id, event_id, rule in session.exec(
+                            select(DraftRow.id, DraftRow.event_id, DraftRow.rule).where(
+                                col(DraftRow.event_id).in_(event_ids)
+                            )
+                        ).all()
+                    }
+                    for values, draft in zip(rows, drafts, strict=True):
+                        draft_id = ids[(values["event_id"], draft.rule)]
+                        if draft.offers and draft_id is not None:
+                            add_offers(session, draft_id, draft.offers)
             session.exec(
                 update(EventRow).where(col(EventRow.id).in_(event_ids)).values(handled_at=now),
                 execution_options=NO_SYNC,
             )
             session.commit()
-            return len(plain) + len(offered)
+            return len(rows)
 
     def finish_event(self, event_id: int, draft: NewDraft | None, now: datetime) -> int | None:
         """Save the event's draft (if any) and mark the event handled, in one transaction."""
