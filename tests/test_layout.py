@@ -125,44 +125,32 @@ def test_only_the_instance_package_imports_mastodon() -> None:
     assert users and all(package(m) == "bot.instance" for m in users), users
 
 
-def test_the_pure_packages_load_none_of_the_io_libraries() -> None:
-    probe = (
-        "import sys\n"
-        "import bot.core.rules, bot.core.commands, bot.core.render, bot.core.budget, bot.core.stadium\n"
-        "import bot.model, bot.text\n"
-        "io = ('mastodon', 'sqlalchemy', 'sqlmodel', 'httpx', 'requests', 'alembic')\n"
-        "print(' '.join(m for m in io if m in sys.modules))\n"
-    )
+def loaded_by_a_fresh_import(statement: str, libraries: tuple[str, ...]) -> list[str]:
+    """Which of `libraries` a new interpreter has loaded after running `statement` (an import)."""
+    probe = f"import sys\n{statement}\nprint(' '.join(m for m in {libraries!r} if m in sys.modules))\n"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == ""
+    return result.stdout.split()
+
+
+def test_the_pure_packages_load_none_of_the_io_libraries() -> None:
+    pure = "import bot.core.rules, bot.core.commands, bot.core.render, bot.core.budget, bot.core.stadium\n"
+    pure += "import bot.model, bot.text"
+    io = ("mastodon", "sqlalchemy", "sqlmodel", "httpx", "requests", "alembic")
+    assert loaded_by_a_fresh_import(pure, io) == []
 
 
 def test_the_service_entry_loads_no_feed_html_or_migration_library() -> None:
     """`import bot.service.serve` stays light (issue 15: start-up time and peak memory): httpx and
     feedparser come with the first feed fetched, BeautifulSoup with the first post read, Alembic with
     a store that is behind."""
-    probe = (
-        "import sys\n"
-        "import bot.service.serve\n"
-        "heavy = ('httpx', 'feedparser', 'bs4', 'alembic', 'mako')\n"
-        "print(' '.join(m for m in heavy if m in sys.modules))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == ""
+    heavy = ("httpx", "feedparser", "bs4", "alembic", "mako")
+    assert loaded_by_a_fresh_import("import bot.service.serve", heavy) == []
 
 
 def test_the_service_entry_loads_no_orm_config_model_instance_client_or_scheduler() -> None:
     """A fresh `import bot.service.serve` loads none of SQLAlchemy/SQLModel, pydantic, Mastodon.py
     (with requests) or APScheduler (issue 15, target 4: the import ≤ 0.9 s; `frontrow health` needs
     only `healthy`): the loop imports them where it first uses them, once build_app has loaded them."""
-    probe = (
-        "import sys\n"
-        "import bot.service.serve\n"
-        "heavy = ('sqlalchemy', 'sqlmodel', 'pydantic', 'mastodon', 'requests', 'apscheduler')\n"
-        "print(' '.join(m for m in heavy if m in sys.modules))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == ""
+    heavy = ("sqlalchemy", "sqlmodel", "pydantic", "mastodon", "requests", "apscheduler")
+    assert loaded_by_a_fresh_import("import bot.service.serve", heavy) == []
